@@ -1,0 +1,40 @@
+# mmhier: the two commands of the README, and what they need.
+#   make test   set up .venv (pinned stack + mmhier) and run the test suite
+#   make demo   set up .venv and run the Fashion-MNIST hierarchical demo
+# Both are safe to run twice: the environment is reused while the
+# requirements and setup.py are unchanged.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mmhier-installed
+REQS := requirements/runtime.txt requirements/tests.txt setup.py
+PYTEST_ARGS ?=
+
+.PHONY: install test demo data clean help
+
+help:
+	@echo 'make test   - install into $(VENV) and run the test suite'
+	@echo 'make demo   - install into $(VENV) and run the Fashion-MNIST demo'
+	@echo 'make clean  - remove $(VENV) and work_dirs/'
+
+$(STAMP): $(REQS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -c 'import mmhier; print("mmhier", mmhier.__version__, "installed in $(VENV)")'
+	@touch $@
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+data:
+	@bash tools/get_fashion_mnist.sh
+
+demo: install data
+	$(PY) tools/demo.py
+
+clean:
+	rm -rf $(VENV) work_dirs

@@ -1,0 +1,9 @@
+# Copyright (c) mmhier contributors. All rights reserved.
+from .class_tree import (PATH_END, PATH_UNKNOWN, ROOT_NAME, ClassTree,
+                         TreeError)
+from .label_paths import paths_to_multihot, stack_gt_paths
+
+__all__ = [
+    'ClassTree', 'TreeError', 'PATH_END', 'PATH_UNKNOWN', 'ROOT_NAME',
+    'stack_gt_paths', 'paths_to_multihot'
+]
