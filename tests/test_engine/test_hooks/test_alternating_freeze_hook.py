@@ -1,0 +1,520 @@
+# Copyright (c) mmhier contributors. All rights reserved.
+import importlib.util
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from types import SimpleNamespace
+from unittest import TestCase
+from unittest.mock import MagicMock
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.runner import IterBasedTrainLoop
+from mmpretrain.registry import HOOKS
+from torch.nn.parallel import DistributedDataParallel
+
+import mmhier  # noqa: F401
+
+HERE = osp.dirname(osp.abspath(__file__))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(HERE)))
+WORKER = osp.join(HERE, '_ddp_freeze_worker.py')
+_spec = importlib.util.spec_from_file_location('_ddp_freeze_worker', WORKER)
+worker = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(worker)
+
+PAPER = dict(type='AlternatingFreezeHook', period=2, unfreeze_all_after=6)
+
+
+class ToyNet(nn.Module):
+    """backbone (conv + BN), a neck without parameters, a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(
+            nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
+        self.neck = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(4, 2)
+
+
+class FakeDDP(DistributedDataParallel):
+    """A DDP instance without a process group, for the argument check."""
+
+    def __init__(self, module: nn.Module, find_unused: bool) -> None:
+        nn.Module.__init__(self)
+        self.module = module
+        self.find_unused_parameters = find_unused
+
+
+def fake_runner(model=None, **kwargs) -> SimpleNamespace:
+    model = ToyNet() if model is None else model
+    model.train()
+    defaults = dict(
+        model=model,
+        epoch=0,
+        iter=0,
+        max_epochs=20,
+        max_iters=200,
+        train_loop=object(),
+        logger=MagicMock())
+    defaults.update(kwargs)
+    return SimpleNamespace(**defaults)
+
+
+def logged(runner) -> list:
+    return [c.args[0] for c in runner.logger.info.call_args_list]
+
+
+def grads_on(module: nn.Module) -> list:
+    return [p.requires_grad for p in module.parameters()]
+
+
+class TestAlternatingFreezeHook(TestCase):
+
+    def build(self, **kwargs):
+        cfg = dict(type='AlternatingFreezeHook')
+        cfg.update(kwargs)
+        return HOOKS.build(cfg)
+
+    # ---------------------------------------------------------------
+    # the schedule as a pure function
+    # ---------------------------------------------------------------
+    def test_paper_schedule(self):
+        hook = HOOKS.build(PAPER)
+        self.assertEqual(
+            [hook.get_phase(e) for e in range(9)],
+            ['rnn', 'rnn', 'cnn', 'cnn', 'rnn', 'rnn', 'all', 'all', 'all'])
+        self.assertTrue(hook.freezes)
+
+    def test_start_cnn_by_iter_without_unfreeze(self):
+        hook = self.build(by_epoch=False, period=3, start='cnn')
+        self.assertEqual([hook.get_phase(i) for i in range(8)],
+                         ['cnn'] * 3 + ['rnn'] * 3 + ['cnn'] * 2)
+        self.assertEqual(hook.get_phase(10**6 + 1), 'rnn')  # 333333 odd
+
+    def test_unfreeze_from_start(self):
+        hook = self.build(period=1, unfreeze_all_after=0)
+        self.assertEqual(hook.get_phase(0), 'all')
+        self.assertFalse(hook.freezes)
+
+    def test_explicit_phases(self):
+        hook = self.build(phases=[
+            dict(begin=0, end=2, train='rnn'),
+            dict(begin=2, end=3, train='cnn'),
+            dict(begin=3, train='all')
+        ])
+        self.assertEqual([hook.get_phase(e) for e in range(6)],
+                         ['rnn', 'rnn', 'cnn', 'all', 'all', 'all'])
+        closed = self.build(phases=[
+            dict(begin=0, end=1, train='cnn'),
+            dict(begin=1, end=2, train='all')
+        ])
+        self.assertEqual(closed.get_phase(1), 'all')
+        with self.assertRaisesRegex(ValueError, 'epoch 2 lies after'):
+            closed.get_phase(2)
+        self.assertFalse(
+            self.build(phases=[dict(begin=0, train='all')]).freezes)
+
+    def test_argument_errors(self):
+        cases = [
+            (dict(), 'either period'),
+            (dict(period=0), r'period must be a positive int, got 0'),
+            (dict(period=True), r'got True'),
+            (dict(period=1.5), r'got 1\.5'),
+            (dict(period=1, start='head'), r"got 'head'"),
+            (dict(period=1, unfreeze_all_after=-1), r'got -1'),
+            (dict(by_epoch='yes', period=1), r"by_epoch .*got 'yes'"),
+            (dict(period=2,
+                  phases=[dict(begin=0,
+                               train='all')]), 'got phases and period'),
+            (dict(start='cnn',
+                  phases=[dict(begin=0,
+                               train='all')]), 'got phases and start'),
+            (dict(phases=[]), 'non-empty list'),
+            (dict(phases=[dict(begin=1, train='rnn')]),
+             r'phases\[0\] should begin at 0, got begin=1'),
+            (dict(phases=[
+                dict(begin=0, end=2, train='rnn'),
+                dict(begin=3, train='all')
+            ]), r'phases\[1\] should begin at 2, got begin=3'),
+            (dict(phases=[dict(begin=0, train='neck')]),
+             r"phases\[0\]\[\"train\"\] .*got 'neck'"),
+            (dict(phases=[
+                dict(begin=0, train='rnn'),
+                dict(begin=2, train='all')
+            ]), r'only the last phase may leave out end'),
+            (dict(phases=[dict(begin=0, end=0, train='rnn')]),
+             'begin=0, end=0'),
+            (dict(phases=[dict(begin=0, stop=2, train='rnn')]),
+             r"phases\[0\] must be dict.*'stop'"),
+            (dict(period=1, cnn_modules=()), r'cnn_modules .*got \(\)'),
+            (dict(period=1, rnn_modules=('backbone.layer4', )),
+             r"'backbone' in cnn_modules and 'backbone.layer4' in "
+             'rnn_modules'),
+        ]
+        for kwargs, msg in cases:
+            with self.subTest(kwargs=kwargs):
+                with self.assertRaisesRegex((ValueError, TypeError), msg):
+                    self.build(**kwargs)
+
+    # ---------------------------------------------------------------
+    # checks against the run in before_train
+    # ---------------------------------------------------------------
+    def test_unknown_module_lists_children(self):
+        hook = self.build(period=1, cnn_modules=('body', ))
+        with self.assertRaisesRegex(
+                ValueError, r"cnn_modules names 'body', but ToyNet has no "
+                r"such submodule; its top-level children are "
+                r"\['backbone', 'neck', 'head'\]"):
+            hook.before_train(fake_runner())
+
+    def test_part_without_parameters(self):
+        hook = self.build(period=1, rnn_modules='neck')
+        with self.assertRaisesRegex(ValueError,
+                                    r"rnn_modules=\('neck',\) hold no"):
+            hook.before_train(fake_runner())
+
+    def test_loop_and_length_checks(self):
+        loop = IterBasedTrainLoop.__new__(IterBasedTrainLoop)
+        with self.assertRaisesRegex(ValueError, 'use by_epoch=False'):
+            HOOKS.build(PAPER).before_train(fake_runner(train_loop=loop))
+        self.build(
+            by_epoch=False,
+            period=5).before_train(fake_runner(train_loop=loop))
+        hook = self.build(phases=[
+            dict(begin=0, end=2, train='rnn'),
+            dict(begin=2, end=4, train='all')
+        ])
+        with self.assertRaisesRegex(ValueError,
+                                    'end at epoch 4, but training runs 6'):
+            hook.before_train(fake_runner(max_epochs=6))
+        hook.before_train(fake_runner(max_epochs=4))
+
+    def test_ddp_needs_find_unused_parameters(self):
+        with self.assertRaisesRegex(RuntimeError,
+                                    'find_unused_parameters=True'):
+            HOOKS.build(PAPER).before_train(
+                fake_runner(model=FakeDDP(ToyNet(), find_unused=False)))
+        # reaches the module inside the wrapper
+        wrapped = FakeDDP(ToyNet(), find_unused=True)
+        runner = fake_runner(model=wrapped)
+        hook = HOOKS.build(PAPER)
+        hook.before_train(runner)
+        hook.before_train_epoch(runner)
+        self.assertEqual(grads_on(wrapped.module.backbone), [False] * 4)
+        # a schedule that never freezes does not need it
+        self.build(
+            period=1, unfreeze_all_after=0).before_train(
+                fake_runner(model=FakeDDP(ToyNet(), find_unused=False)))
+
+    # ---------------------------------------------------------------
+    # freezing, modes, gradients, logging, resume (no Runner)
+    # ---------------------------------------------------------------
+    def test_freeze_sets_grads_modes_and_logs(self):
+        runner = fake_runner()
+        model = runner.model
+        for p in model.parameters():  # as left by zero_grad(set_to_none=0)
+            p.grad = torch.zeros_like(p)
+        hook = HOOKS.build(PAPER)
+        hook.before_train(runner)
+        hook.before_train_epoch(runner)
+        self.assertEqual(grads_on(model.backbone), [False] * 4)
+        self.assertEqual(grads_on(model.head), [True] * 2)
+        self.assertTrue(
+            all(p.grad is None for p in model.backbone.parameters()))
+        self.assertTrue(
+            all(p.grad is not None for p in model.head.parameters()))
+        model.train()  # what the loop does after before_train_epoch
+        hook.before_train_iter(runner, 0)
+        self.assertFalse(model.backbone[1].training)
+        self.assertTrue(model.head.training)
+        self.assertEqual(
+            logged(runner), [
+                "AlternatingFreezeHook: phase 'rnn' from epoch 0: "
+                'training RNN (neck, head), frozen CNN (backbone)'
+            ])
+        # same phase: nothing toggled, nothing logged
+        runner.epoch = 1
+        hook.before_train_epoch(runner)
+        self.assertEqual(len(logged(runner)), 1)
+        runner.epoch = 2
+        hook.before_train_epoch(runner)
+        model.train()
+        hook.before_train_iter(runner, 0)
+        self.assertEqual(grads_on(model.backbone), [True] * 4)
+        self.assertEqual(grads_on(model.head), [False] * 2)
+        self.assertTrue(model.backbone[1].training)
+        self.assertFalse(model.head.training)
+        self.assertIn("phase 'cnn' from epoch 2", logged(runner)[-1])
+        runner.epoch = 6
+        hook.before_train_epoch(runner)
+        self.assertTrue(all(p.requires_grad for p in model.parameters()))
+        self.assertEqual(
+            logged(runner)[-1],
+            "AlternatingFreezeHook: phase 'all' from epoch 6: training "
+            'everything: backbone, neck, head')
+
+    def test_resume_mid_phase(self):
+        # a fresh hook (new process) at epoch 3 of period=2: CNN phase
+        runner = fake_runner(epoch=3)
+        hook = HOOKS.build(PAPER)
+        hook.before_train(runner)
+        hook.before_train_epoch(runner)
+        self.assertEqual(grads_on(runner.model.backbone), [True] * 4)
+        self.assertEqual(grads_on(runner.model.head), [False] * 2)
+        self.assertEqual(len(logged(runner)), 1)
+        self.assertIn("phase 'cnn' from epoch 3", logged(runner)[0])
+        runner.epoch = 4
+        hook.before_train_epoch(runner)
+        self.assertIn("phase 'rnn' from epoch 4", logged(runner)[-1])
+        self.assertEqual(grads_on(runner.model.backbone), [False] * 4)
+
+        # by iteration: resumed at iter 7 of period=5, start='cnn'
+        runner = fake_runner(iter=7)
+        hook = self.build(by_epoch=False, period=5, start='cnn')
+        hook.before_train(runner)
+        hook.before_train_epoch(runner)  # does nothing when by iter
+        self.assertEqual(logged(runner), [])
+        hook.before_train_iter(runner, 0)
+        self.assertEqual(grads_on(runner.model.backbone), [False] * 4)
+        self.assertFalse(runner.model.backbone.training)
+        self.assertIn("phase 'rnn' from iter 7", logged(runner)[0])
+
+    def test_unfreeze_mid_epoch_restores_train_mode(self):
+        runner = fake_runner()
+        model = runner.model
+        model.backbone[1].requires_grad_(False)  # frozen by the model itself
+        hook = self.build(
+            by_epoch=False,
+            phases=[
+                dict(begin=0, end=2, train='rnn'),
+                dict(begin=2, train='all')
+            ])
+        hook.before_train(runner)
+        for it in range(3):  # EpochBasedTrainLoop: no model.train() here
+            runner.iter = it
+            hook.before_train_iter(runner, it)
+            self.assertEqual(model.backbone.training, it >= 2)
+            self.assertEqual(model.backbone[1].training, it >= 2)
+        # what the model froze itself stays frozen when all is trained ...
+        self.assertEqual(grads_on(model.backbone), [True, True, False, False])
+        hook.after_train(runner)
+        # ... and after training
+        self.assertEqual(grads_on(model.backbone), [True, True, False, False])
+
+    # ---------------------------------------------------------------
+    # real training with mmengine's Runner
+    # ---------------------------------------------------------------
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        MMLogger._instance_dict.clear()
+        self.tmp.cleanup()
+
+    def run_runner(self,
+                   freeze_cfg,
+                   optimizer,
+                   train_cfg,
+                   per_iter=False,
+                   **kwargs):
+        recorder = worker.RecorderHook(per_iter=per_iter)
+        runner = worker.build_runner(
+            self.tmp.name,
+            freeze_cfg=freeze_cfg,
+            recorder=recorder,
+            optimizer=optimizer,
+            train_cfg=train_cfg,
+            name=f'freeze_{uuid.uuid4().hex[:8]}',
+            **kwargs)
+        runner.train()
+        return recorder.results()
+
+    def assert_step(self, before, after, frozen, trained, msg=''):
+        """Every key of part ``frozen`` bit-identical, ``trained`` moved."""
+        for key in before:
+            if key.startswith(frozen + '.'):
+                self.assertTrue(
+                    torch.equal(before[key], after[key]),
+                    f'{msg}: frozen {key} changed')
+        moved = [
+            k for k in before
+            if k.startswith(trained + '.') and 'num_batches' not in k
+            and not torch.equal(before[k], after[k])
+        ]
+        self.assertTrue(moved, f'{msg}: nothing of {trained} changed')
+
+    def test_runner_by_epoch_adamw(self):
+        res = self.run_runner(
+            dict(type='AlternatingFreezeHook', period=1, unfreeze_all_after=2),
+            optimizer=dict(type='AdamW', lr=0.01, weight_decay=0.05),
+            train_cfg=dict(by_epoch=True, max_epochs=3))
+        snaps = res['snapshots']
+        self.assertEqual(len(snaps), 4)
+        # epoch 0: RNN trained; backbone weights AND BN statistics frozen
+        self.assert_step(snaps[0], snaps[1], 'backbone', 'head', 'epoch 0')
+        # epoch 1: CNN trained (its BN statistics move again)
+        self.assert_step(snaps[1], snaps[2], 'head', 'backbone', 'epoch 1')
+        self.assertFalse(
+            torch.equal(snaps[1]['backbone.bn1.running_mean'],
+                        snaps[2]['backbone.bn1.running_mean']))
+        # epoch 2: everything
+        self.assert_step(snaps[2], snaps[3], 'none', 'backbone', 'epoch 2')
+        self.assert_step(snaps[2], snaps[3], 'none', 'head', 'epoch 2')
+        self.assertEqual([m['epoch'] for m in res['modes']],
+                         [0] * 4 + [1] * 4 + [2] * 4)
+        for m in res['modes']:
+            self.assertEqual(all(m['backbone_grad']), m['epoch'] != 0)
+            self.assertEqual(not any(m['backbone_grad']), m['epoch'] == 0)
+            self.assertEqual(all(m['backbone_bn_training']), m['epoch'] != 0)
+            self.assertEqual(all(m['head_grad']), m['epoch'] != 1)
+            self.assertEqual(m['head_training'], m['epoch'] != 1)
+        self.assertEqual(len(res['messages']), 3)
+        self.assertIn("phase 'rnn' from epoch 0", res['messages'][0])
+        self.assertIn("phase 'all' from epoch 2", res['messages'][2])
+
+    def test_runner_by_iter_switches_mid_epoch(self):
+        # 4 iterations per epoch; phases switch inside epochs 0 and 1
+        res = self.run_runner(
+            dict(
+                type='AlternatingFreezeHook',
+                by_epoch=False,
+                phases=[
+                    dict(begin=0, end=3, train='rnn'),
+                    dict(begin=3, end=6, train='cnn'),
+                    dict(begin=6, train='all')
+                ]),
+            optimizer=dict(
+                type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-3),
+            train_cfg=dict(by_epoch=True, max_epochs=2),
+            per_iter=True)
+        snaps = res['snapshots']
+        self.assertEqual(len(snaps), 9)
+        self.assertEqual([m['iter'] for m in res['modes']], list(range(8)))
+        for it in range(8):
+            frozen, trained = (('backbone', 'head') if it < 3 else
+                               ('head', 'backbone') if it < 6 else
+                               ('none', 'backbone'))
+            self.assert_step(snaps[it], snaps[it + 1], frozen, trained,
+                             f'iter {it}')
+            mode = res['modes'][it]
+            self.assertEqual(all(mode['backbone_bn_training']), it >= 3)
+            self.assertEqual(mode['head_training'], not 3 <= it < 6)
+        self.assertEqual(len(res['messages']), 3)
+        self.assertIn("phase 'cnn' from iter 3", res['messages'][1])
+
+    def test_runner_resume_mid_schedule(self):
+        # period=1, everything from epoch 2: rnn, cnn, all
+        freeze = dict(
+            type='AlternatingFreezeHook', period=1, unfreeze_all_after=2)
+        sgd = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-3)
+        first = self.run_runner(
+            freeze,
+            sgd,
+            train_cfg=dict(by_epoch=True, max_epochs=1),
+            checkpoint=True)
+        MMLogger._instance_dict.clear()
+        res = self.run_runner(
+            freeze,
+            sgd,
+            train_cfg=dict(by_epoch=True, max_epochs=3),
+            resume=True,
+            load_from=osp.join(self.tmp.name, 'epoch_1.pth'))
+        snaps = res['snapshots']
+        for k, v in first['snapshots'][-1].items():
+            self.assertTrue(torch.equal(v, snaps[0][k]), f'{k} not resumed')
+        self.assertEqual([m['epoch'] for m in res['modes']], [1] * 4 + [2] * 4)
+        # the new hook starts in the right phase and says so
+        self.assertEqual(len(res['messages']), 2)
+        self.assertIn("phase 'cnn' from epoch 1", res['messages'][0])
+        self.assertIn("phase 'all' from epoch 2", res['messages'][1])
+        self.assert_step(snaps[0], snaps[1], 'head', 'backbone', 'epoch 1')
+        self.assert_step(snaps[1], snaps[2], 'none', 'head', 'epoch 2')
+
+    def test_ddp_two_processes(self):
+        """A real 2-process CPU DDP run (gloo) of the paper's scheme."""
+        out = self.tmp.name
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        procs = []
+        for rank in range(2):
+            env = dict(
+                os.environ,
+                RANK=str(rank),
+                LOCAL_RANK=str(rank),
+                WORLD_SIZE='2',
+                MASTER_ADDR='127.0.0.1',
+                MASTER_PORT=str(port),
+                OMP_NUM_THREADS='1',
+                PYTHONPATH=os.pathsep.join(
+                    [os.getcwd(),
+                     os.environ.get('PYTHONPATH', '')]))
+            log = open(osp.join(out, f'log{rank}.txt'), 'w')
+            procs.append((subprocess.Popen([sys.executable, WORKER, out],
+                                           env=env,
+                                           stdout=log,
+                                           stderr=subprocess.STDOUT), log))
+        try:
+            for proc, log in procs:
+                proc.wait(timeout=180)
+        finally:
+            for proc, log in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                log.close()
+        for rank, (proc, _) in enumerate(procs):
+            with open(osp.join(out, f'log{rank}.txt')) as f:
+                tail = f.read()[-3000:]
+            self.assertEqual(proc.returncode, 0, f'rank {rank}:\n{tail}')
+
+        results = [
+            torch.load(osp.join(out, f'rank{r}.pt'), weights_only=False)
+            for r in range(2)
+        ]
+        for rank, res in enumerate(results):
+            self.assertEqual(res['wrapper'], 'MMDistributedDataParallel')
+            self.assertEqual(res['world_size'], 2)
+            self.assertEqual(res['backend'], 'gloo')
+            snaps = res['snapshots']
+            self.assertEqual(len(snaps), 4)
+            # SGD with momentum and weight decay: frozen still bit-identical
+            self.assert_step(snaps[0], snaps[1], 'backbone', 'head',
+                             f'rank {rank} epoch 0')
+            self.assert_step(snaps[1], snaps[2], 'head', 'backbone',
+                             f'rank {rank} epoch 1')
+            self.assert_step(snaps[2], snaps[3], 'none', 'head',
+                             f'rank {rank} epoch 2')
+            self.assertEqual(len(res['messages']), 3)
+            for m in res['modes']:
+                self.assertEqual(
+                    any(m['backbone_bn_training']), m['epoch'] != 0)
+                self.assertEqual(m['head_training'], m['epoch'] != 1)
+        # all parameters equal across the ranks, at the end and after each
+        # phase (BN statistics are not synced: broadcast_buffers=False)
+        names = [
+            k for k in results[0]['snapshots'][0]
+            if 'running_' not in k and 'num_batches' not in k
+        ]
+        for e in range(4):
+            for k in names:
+                self.assertTrue(
+                    torch.equal(results[0]['snapshots'][e][k],
+                                results[1]['snapshots'][e][k]),
+                    f'{k} differs between ranks after epoch {e}')
+        # the frozen backbone's BN statistics were equal on both ranks
+        # before epoch 0 and did not move during it on either rank
+        for k in results[0]['snapshots'][0]:
+            if k.startswith('backbone.') and 'running_' in k:
+                for res in results:
+                    self.assertTrue(
+                        torch.equal(res['snapshots'][0][k],
+                                    results[0]['snapshots'][0][k]))
+                    self.assertTrue(
+                        torch.equal(res['snapshots'][0][k],
+                                    res['snapshots'][1][k]))
