@@ -506,8 +506,9 @@ class ClassTree:
     # ------------------------------------------------------------------
     @classmethod
     def build(cls, cfg: Any, **kwargs) -> 'ClassTree':
-        """Build from a ClassTree, a file path, a nested dict or a
-        ``dict(file=..., **load_kwargs)``."""
+        """Build from a ClassTree, a file path, a nested dict, an Open
+        Images hierarchy dict (``{'LabelName': ..., 'Subcategory': [...]}``)
+        or a ``dict(file=..., **load_kwargs)``."""
         if isinstance(cfg, ClassTree):
             return cfg
         if isinstance(cfg, (str, os.PathLike)):
@@ -517,6 +518,11 @@ class ClassTree:
                     cfg) <= {'file', 'fmt', 'dag_rule', 'relations'}:
                 cfg = dict(cfg)
                 return cls.load(cfg.pop('file'), **cfg, **kwargs)
+            if isinstance(cfg.get(_OI_NAME), str):
+                # An Open Images hierarchy already parsed (e.g. embedded in
+                # an annotation file's metainfo).
+                return cls.from_openimages(cfg, source='<hierarchy dict>',
+                                           **kwargs)
             return cls.from_dict(cfg, **kwargs)
         raise TypeError('a class tree is given as a ClassTree, a file path '
                         f'or a nested dict, got {type(cfg).__name__}')

@@ -332,3 +332,9 @@ def test_stack_gt_paths_and_multihot():
     assert hot[1, 1].nonzero().flatten().tolist() == [2]
     with pytest.raises(KeyError, match="data sample 0 has no 'gt_path'"):
         stack_gt_paths([dict()])
+
+
+def test_build_openimages_dict():
+    data = {'LabelName': 'r', 'Subcategory': [{'LabelName': 'a'}]}
+    tree = ClassTree.build(data)
+    assert tree.root_name == 'r' and tree.names == ['a']

@@ -1,0 +1,412 @@
+# Copyright (c) mmhier contributors. All rights reserved.
+import json
+import os.path as osp
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.fileio import get_file_backend, get_text, join_path
+from mmengine.fileio.backends import LocalBackend
+from mmpretrain.datasets import BaseDataset
+from mmpretrain.registry import DATASETS
+
+from mmhier.structures import ClassTree, TreeError
+from .hier_base import HierDatasetMixin, log_summary
+from .label_parsing import (ON_ERROR, AnnotationError, IssueLog, ParsedPath,
+                            PathEncoder, last_known_nodes)
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
+                  '.tiff', '.webp')
+ANN_FORMATS = ('json', 'txt', 'folder')
+
+
+@DATASETS.register_module()
+class HierDataset(HierDatasetMixin, BaseDataset):
+    """Images labelled with one or several paths of a class tree.
+
+    Three annotation formats (``ann_format``, guessed when ``None``: no
+    ``ann_file`` means a folder, ``.json`` means JSON, anything else text):
+
+    - **JSON** (OpenMMLab 2.0): ``{"metainfo": {...}, "data_list": [...]}``.
+      Each entry has ``img_path`` and ``gt_label``: a node name, a node
+      index, a path string ``"a/b/c"``, a list of names (one path), or a list
+      of paths (several paths, with ``multi_label=True``). ``"coarse_only":
+      true`` marks all paths of an entry as coarse-only. Other keys are kept
+      in ``data_info``. ``metainfo`` may carry the tree as ``"tree"``: a
+      nested dict, an Open Images hierarchy dict or a tree file path
+      (relative to the annotation file).
+    - **text**: one ``relative/path.jpg label`` per line. The path ends at
+      the first whitespace (use a tab as separator when image paths contain
+      spaces); the label is the rest of the line: a node name or an
+      ``a/b/c`` path, several paths separated by ``;``. Blank lines and lines
+      starting with ``#`` are ignored.
+    - **folder**: ``data_prefix/a/b/c/img.jpg``: the folders are the path.
+      An image directly in an inner folder is labelled with that inner node.
+      Without a tree, the tree is the folder structure (children sorted by
+      name). Coarse-only labels cannot be written this way.
+
+    A label that names an inner node means "the object IS this node" (the
+    path is padded with ``PATH_END``). A coarse-only label, ``a/b/*`` (or
+    ``a/b/?``), means "we only know the upper part" (padded with
+    ``PATH_UNKNOWN``, ignored by the losses); it needs
+    ``allow_coarse_only=True`` (Guo et al.'s partially annotated data).
+
+    Bad annotations (unknown label, a path that is not in the tree, a
+    malformed line, a missing image file) raise an :class:`AnnotationError`
+    naming the file and the line (``data_list[k]`` for JSON) with
+    ``on_error='raise'``; with ``on_error='skip'`` the samples are dropped,
+    counted in :attr:`skipped` and reported in one warning. An empty
+    annotation file always raises.
+
+    ``data_info`` per sample: ``img_path``, ``gt_label`` (int, last
+    annotated node of the first path), ``gt_path`` (int64 ``(P, T)``).
+
+    Args:
+        ann_file: Annotation file; ``''`` for the folder layout.
+        tree: The class tree: a :class:`ClassTree`, a tree file (any format
+            ClassTree reads) or a nested dict. May instead come as
+            ``metainfo['tree']``, from the JSON annotation's metainfo, or
+            from the folders.
+        metainfo: Meta information; ``classes`` and ``class_tree`` are set
+            from the tree.
+        data_root: Root joined with ``ann_file`` and ``data_prefix``.
+        data_prefix: Image folder (str) or ``dict(img_path=...)``.
+        multi_label: Accept several paths per sample.
+        allow_coarse_only: Accept coarse-only labels (``a/b/*``).
+        allow_inner_labels: Accept labels that stop at an inner node without
+            being coarse-only (the object IS that node; Open Images labels
+            sit at every level). Set ``False`` for fixed-path-length models
+            that need every path to reach a leaf: such labels then raise,
+            pointing to the ``a/b/*`` syntax.
+        on_error: ``'raise'`` or ``'skip'`` for bad annotations.
+        check_files: Check at load time that every listed image exists.
+        ann_format: ``'json'``, ``'txt'``, ``'folder'`` or ``None`` (guess).
+        extensions: Image file extensions for the folder layout
+            (case-insensitive).
+        **kwargs: Other arguments of mmpretrain's ``BaseDataset``
+            (``pipeline``, ``test_mode``, ``indices``, ``lazy_init`` ...).
+
+    Examples:
+        >>> ds = DATASETS.build(dict(
+        ...     type='HierDataset', ann_file='train.txt',
+        ...     tree='tree.json', data_prefix='images/'))
+        >>> ds[0]['gt_path']      # array([[0, 2, -1]])
+    """
+
+    def __init__(self,
+                 ann_file: str = '',
+                 tree: Any = None,
+                 metainfo: Optional[dict] = None,
+                 data_root: str = '',
+                 data_prefix: Any = '',
+                 multi_label: bool = False,
+                 allow_coarse_only: bool = False,
+                 allow_inner_labels: bool = True,
+                 on_error: str = 'raise',
+                 check_files: bool = True,
+                 ann_format: Optional[str] = None,
+                 extensions: Sequence[str] = IMG_EXTENSIONS,
+                 classes: Any = None,
+                 **kwargs):
+        if on_error not in ON_ERROR:
+            raise ValueError(f'on_error must be one of {ON_ERROR}, got '
+                             f'{on_error!r}')
+        if ann_format is not None and ann_format not in ANN_FORMATS:
+            raise ValueError(f'ann_format must be one of {ANN_FORMATS} or '
+                             f'None, got {ann_format!r}')
+        self.multi_label = multi_label
+        self.allow_coarse_only = allow_coarse_only
+        self.allow_inner_labels = allow_inner_labels
+        self.on_error = on_error
+        self.check_files = check_files
+        self.ann_format = ann_format
+        self.extensions = tuple(e.lower() for e in extensions)
+        #: Messages of the samples dropped with ``on_error='skip'``.
+        self.skipped: List[str] = []
+        metainfo = self._prepare_metainfo(tree, metainfo, classes)
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            **kwargs)
+
+    # ------------------------------------------------------------------
+    def _format(self) -> str:
+        if self.ann_format is not None:
+            return self.ann_format
+        if not self.ann_file:
+            return 'folder'
+        return 'json' if self.ann_file.lower().endswith('.json') else 'txt'
+
+    def _encoder(self) -> PathEncoder:
+        return PathEncoder(
+            self._metainfo['class_tree'],
+            allow_coarse_only=self.allow_coarse_only,
+            allow_inner_labels=self.allow_inner_labels,
+            multi_label=self.multi_label)
+
+    def _img_path(self, rel: str) -> str:
+        prefix = self.img_prefix
+        return join_path(prefix, rel) if prefix else rel
+
+    def _make_info(self,
+                   img: str,
+                   paths: List[ParsedPath],
+                   encoder: PathEncoder,
+                   extra: Optional[dict] = None):
+        gt_path = encoder.to_array(paths)
+        info = dict(extra or {})
+        info.update(
+            img_path=self._img_path(img),
+            gt_label=int(last_known_nodes(gt_path)[0]),
+            gt_path=gt_path)
+        return info
+
+    def load_data_list(self) -> List[dict]:
+        """Read the annotations (JSON, text or folders) into data infos."""
+        fmt = self._format()
+        source = self.ann_file if fmt != 'folder' else self.img_prefix
+        log = IssueLog(self.on_error, source)
+        if fmt == 'folder':
+            entries = self._load_folder(log)
+        else:
+            if not self.ann_file:
+                raise ValueError(f'ann_format={fmt!r} needs an ann_file')
+            text = get_text(self.ann_file)
+            if fmt == 'json':
+                entries = self._load_json(text, log)
+            else:
+                entries = self._load_text(text, log)
+        if self.check_files and fmt != 'folder':
+            entries = self._drop_missing(entries, log)
+        log.warn()
+        self.skipped = list(log.issues)
+        if not entries:
+            raise AnnotationError(
+                f'{source}: no valid sample left ({len(log)} skipped with '
+                "on_error='skip')")
+        depth = np.array([(info['gt_path'] >= 0).sum(-1).max()
+                          for _, info in entries])
+        log_summary(self, source, depth, len(log))
+        return [info for _, info in entries]
+
+    def _require_tree(self, source: str) -> None:
+        if self._metainfo.get('class_tree') is None:
+            raise ValueError(
+                f'{source}: no class tree; pass tree= (a ClassTree, a tree '
+                "file or a nested dict) or metainfo=dict(tree=...)")
+
+    # ------------------------------------------------------------------
+    def _load_text(self, text: str, log: IssueLog) -> List[Tuple[str, dict]]:
+        self._require_tree(self.ann_file)
+        encoder = self._encoder()
+        entries = []
+        num_lines = 0
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith('#'):
+                continue
+            num_lines += 1
+            where = f'line {lineno}'
+            if '\t' in line:
+                img, _, label = line.partition('\t')
+            else:
+                img, _, label = line.partition(' ')
+            img, label = img.strip(), label.strip()
+            if not img or not label:
+                log.report(
+                    where, f'malformed line {raw!r}: expected '
+                    "'<image path> <label>' (label: a node name or an "
+                    "'a/b/c' path, several joined by ';')")
+                continue
+            pieces = [p.strip() for p in label.split(';')]
+            if any(not p for p in pieces):
+                log.report(
+                    where, f'malformed line {raw!r}: empty label '
+                    "between ';' separators")
+                continue
+            try:
+                paths = encoder.encode_many(pieces)
+            except ValueError as e:
+                log.report(where, str(e))
+                continue
+            entries.append((where, self._make_info(img, paths, encoder)))
+        if not num_lines:
+            raise AnnotationError(f'{self.ann_file}: the annotation file is '
+                                  'empty (no annotation line)')
+        return entries
+
+    # ------------------------------------------------------------------
+    def _load_json(self, text: str, log: IssueLog) -> List[Tuple[str, dict]]:
+        file = self.ann_file
+        if not text.strip():
+            raise AnnotationError(f'{file}: the annotation file is empty')
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise AnnotationError(f'{file}, line {e.lineno}: invalid JSON: '
+                                  f'{e.msg}') from None
+        if not isinstance(data, dict) or not isinstance(
+                data.get('data_list'), list):
+            raise AnnotationError(
+                f'{file}: expected the OpenMMLab 2.0 format {{"metainfo": '
+                '{...}, "data_list": [...]}, got '
+                f'{type(data).__name__} without a data_list list')
+        meta = data.get('metainfo') or {}
+        if not isinstance(meta, dict):
+            raise AnnotationError(f'{file}: metainfo must be an object, got '
+                                  f'{meta!r:.80}')
+        self._tree_from_file_meta(meta)
+        encoder = self._encoder()
+        if not data['data_list']:
+            raise AnnotationError(f'{file}: the annotation file is empty '
+                                  '(data_list has no entry)')
+        entries = []
+        for k, item in enumerate(data['data_list']):
+            where = f'data_list[{k}]'
+            if not isinstance(item, dict):
+                log.report(
+                    where, f'malformed entry {item!r:.80}: expected '
+                    'an object with img_path and gt_label')
+                continue
+            missing = [
+                key for key in ('img_path', 'gt_label') if key not in item
+            ]
+            if missing or not isinstance(item['img_path'], str):
+                log.report(
+                    where, f'malformed entry {item!r:.80}: ' +
+                    (f'missing {missing}'
+                     if missing else 'img_path must be a string'))
+                continue
+            coarse = item.get('coarse_only', False)
+            if not isinstance(coarse, bool):
+                log.report(
+                    where, f'coarse_only must be true or false, got '
+                    f'{coarse!r}')
+                continue
+            try:
+                paths = encoder.encode_many(
+                    _json_paths(item['gt_label']), coarse_only=coarse)
+            except ValueError as e:
+                log.report(where, str(e))
+                continue
+            extra = {
+                key: v
+                for key, v in item.items()
+                if key not in ('img_path', 'gt_label', 'coarse_only')
+            }
+            entries.append(
+                (where, self._make_info(item['img_path'], paths, encoder,
+                                        extra)))
+        return entries
+
+    def _tree_from_file_meta(self, meta: dict) -> None:
+        """Take the tree (and other metainfo) from the annotation file;
+        the config's own metainfo wins, as in mmengine."""
+        meta = dict(meta)
+        source = meta.pop('tree', None)
+        if self._metainfo.get('class_tree') is None:
+            if source is None:
+                self._require_tree(self.ann_file)
+            if isinstance(source, str) and not osp.isabs(source):
+                source = osp.join(osp.dirname(self.ann_file), source)
+            try:
+                tree = ClassTree.build(source)
+            except (TreeError, TypeError, FileNotFoundError) as e:
+                raise AnnotationError(f'{self.ann_file}: metainfo tree: '
+                                      f'{e}') from None
+            self._set_tree(tree)
+        for k, v in meta.items():
+            if k == 'classes':
+                if list(v) != list(self._metainfo['classes']):
+                    raise AnnotationError(
+                        f'{self.ann_file}: metainfo classes do not match the '
+                        'class tree nodes (in index order)')
+                continue
+            self._metainfo.setdefault(k, v)
+
+    # ------------------------------------------------------------------
+    def _load_folder(self, log: IssueLog) -> List[Tuple[str, dict]]:
+        root = self.img_prefix
+        if not root:
+            raise ValueError('the folder layout needs data_prefix (or '
+                             'data_root): the folder holding the class '
+                             'folders')
+        backend = get_file_backend(root, enable_singleton=True)
+        files = sorted(
+            f for f in backend.list_dir_or_file(
+                root, list_dir=False, recursive=True)
+            if osp.splitext(f)[1].lower() in self.extensions)
+        if not files:
+            raise AnnotationError(
+                f'{root}: no image found (extensions {self.extensions})')
+        folders = [f.replace('\\', '/').split('/')[:-1] for f in files]
+        if self._metainfo.get('class_tree') is None:
+            lines = sorted({'/'.join(d) for d in folders if d})
+            if not lines:
+                raise AnnotationError(f'{root}: no class folder; images must '
+                                      'sit in folders named after the nodes')
+            self._set_tree(ClassTree.from_paths(lines, source=root))
+        encoder = self._encoder()
+        entries = []
+        for rel, parts in zip(files, folders):
+            if not parts:
+                log.report(rel, 'image is not inside a class folder')
+                continue
+            try:
+                paths = encoder.encode_many([parts])
+            except ValueError as e:
+                log.report(rel, str(e))
+                continue
+            entries.append((rel, self._make_info(rel, paths, encoder)))
+        return entries
+
+    # ------------------------------------------------------------------
+    def _drop_missing(self, entries: List[Tuple[str, dict]],
+                      log: IssueLog) -> List[Tuple[str, dict]]:
+        """Check that every listed image exists (one clear error listing how
+        many are missing and the first few)."""
+        if not entries:
+            return entries
+        first = entries[0][1]['img_path']
+        backend = get_file_backend(first, enable_singleton=True)
+        exists = osp.isfile if isinstance(backend,
+                                          LocalBackend) else backend.exists
+        missing = [(w, info['img_path']) for w, info in entries
+                   if not exists(info['img_path'])]
+        if not missing:
+            return entries
+        listed = '; '.join(f'{w}: {p}' for w, p in missing[:5])
+        msg = (f'{len(missing)} of {len(entries)} image files listed in '
+               f'{self.ann_file} do not exist (first: {listed})')
+        if self.on_error == 'raise':
+            raise AnnotationError(msg)
+        for w, p in missing:
+            log.issues.append(f'{self.ann_file}, {w}: missing image {p}')
+        gone = {w for w, _ in missing}
+        return [(w, info) for w, info in entries if w not in gone]
+
+    def extra_repr(self) -> List[str]:
+        body = super().extra_repr()
+        tree = self._metainfo.get('class_tree')
+        if tree is not None:
+            body.append(f'Class tree: \t{tree!r}')
+        if self.skipped:
+            body.append(f'Skipped annotations: \t{len(self.skipped)}')
+        return body
+
+
+def _json_paths(gt_label: Any) -> List[Any]:
+    """The label paths of a JSON ``gt_label``: a name / index / path string
+    is one path, a flat list is one path, a list holding lists is several
+    paths."""
+    if isinstance(gt_label, list):
+        if not gt_label:
+            raise ValueError('empty gt_label')
+        if any(isinstance(x, list) for x in gt_label):
+            return gt_label
+        return [gt_label]
+    if isinstance(gt_label, (str, int)) and not isinstance(gt_label, bool):
+        return [gt_label]
+    raise ValueError(f'gt_label must be a node name, a node index, a path or '
+                     f'a list of paths, got {gt_label!r}')
