@@ -1,0 +1,11 @@
+# Copyright (c) mmhier contributors. All rights reserved.
+from .path_scores import path_min_scores, select_label_nodes, topk_label_paths
+from .rnn import build_rnn, init_rnn, merge_directions
+from .tree_beam_search import (BeamSearchResult, tree_beam_search,
+                               tree_beam_search_static)
+
+__all__ = [
+    'BeamSearchResult', 'tree_beam_search', 'tree_beam_search_static',
+    'path_min_scores', 'select_label_nodes', 'topk_label_paths', 'build_rnn',
+    'init_rnn', 'merge_directions'
+]

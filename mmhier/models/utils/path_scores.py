@@ -1,0 +1,109 @@
+# Copyright (c) mmhier contributors. All rights reserved.
+"""Scoring and selecting label paths from per-node scores (multi-label).
+
+In the DHNN paper's Open Images setting (section 4.2) every node gets a
+sigmoid score at its own step, and "a path is selected if all logits of the
+nodes in the path are above the threshold". These helpers do that for a
+batch with the tree's ``path_matrix``; metrics can call them to tune the
+threshold on validation without running the model again.
+"""
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from mmhier.structures import ClassTree
+
+
+def path_min_scores(node_scores: Tensor, tree: ClassTree) -> Tensor:
+    """Score of the path to every node: the minimum of its node scores.
+
+    Args:
+        node_scores: ``(..., N)`` score of each node (e.g. its sigmoid).
+        tree: The class tree.
+
+    Returns:
+        ``(..., N)``: entry j is ``min`` of ``node_scores`` over the path
+        from level 1 to j.
+    """
+    n = tree.num_nodes
+    if node_scores.shape[-1] != n:
+        raise ValueError(f'node_scores must end in N={n}, got shape '
+                         f'{tuple(node_scores.shape)}')
+    pm = tree.tensor('path_matrix', node_scores.device)  # (N, T)
+    # Padding points at a column of +inf, which never wins a minimum.
+    padded = torch.cat([
+        node_scores,
+        node_scores.new_full(node_scores.shape[:-1] + (1, ), float('inf'))
+    ],
+                       dim=-1)
+    idx = torch.where(pm >= 0, pm, n).view(-1)
+    per_node = padded.index_select(-1, idx)
+    per_node = per_node.view(node_scores.shape[:-1] + pm.shape)
+    return per_node.min(-1).values
+
+
+def select_label_nodes(node_scores: Tensor,
+                       tree: ClassTree,
+                       threshold: float,
+                       can_stop: Optional[Tensor] = None) -> Tensor:
+    """Nodes whose path is selected by thresholding (multi-label).
+
+    A node's path is above threshold when all its node scores are
+    ``> threshold``. A node is returned when its path is above threshold, it
+    may end a path (``can_stop``) and none of its children is above
+    threshold: the deepest selected paths, whose prefixes are implied.
+
+    Args:
+        node_scores: ``(B, N)`` node scores.
+        tree: The class tree.
+        threshold: Selection threshold on the scores.
+        can_stop: Bool ``(N,)``; defaults to the leaves.
+
+    Returns:
+        Bool ``(B, N)``.
+    """
+    device = node_scores.device
+    above = path_min_scores(node_scores, tree) > threshold
+    if can_stop is None:
+        can_stop = tree.tensor('is_leaf', device)
+    parents = tree.tensor('parents', device)
+    inner = parents >= 0
+    child_above = torch.zeros_like(above, dtype=torch.long)
+    child_above.index_add_(1, parents[inner], above[:, inner].long())
+    return above & can_stop.to(device) & (child_above == 0)
+
+
+def topk_label_paths(
+        node_scores: Tensor,
+        tree: ClassTree,
+        k: int,
+        can_stop: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    """The k best paths by their minimum node score.
+
+    Ties (a child scoring at least its path's minimum keeps the minimum)
+    go to the deeper node, so a path is extended while that costs nothing.
+
+    Args:
+        node_scores: ``(B, N)`` node scores.
+        tree: The class tree.
+        k: How many paths; at most the number of nodes that may stop.
+        can_stop: Bool ``(N,)``; defaults to the leaves.
+
+    Returns:
+        tuple: ``scores (B, k)`` and the last nodes ``(B, k)`` of the paths,
+        best first.
+    """
+    device = node_scores.device
+    if can_stop is None:
+        can_stop = tree.tensor('is_leaf', device)
+    cand = torch.nonzero(can_stop.to(device)).view(-1)
+    if not 1 <= k <= cand.numel():
+        raise ValueError(f'k must be in 1..{cand.numel()} (the nodes that '
+                         f'may end a path), got {k!r}')
+    depths = tree.tensor('depths', device)[cand]
+    # Deepest first, then a stable sort by score keeps that order on ties.
+    cand = cand[torch.argsort(depths, descending=True, stable=True)]
+    scores = path_min_scores(node_scores, tree)[:, cand]
+    scores, order = torch.sort(scores, dim=1, descending=True, stable=True)
+    return scores[:, :k], cand[order[:, :k]]
