@@ -6,7 +6,7 @@ the tree depth T with ``PATH_END`` (-1, the path stops) or ``PATH_UNKNOWN``
 (-2, the lower levels are not annotated). Every function here works on a
 whole batch at once; none loops over samples.
 
-Conventions used by all mmhier metrics (see ``mmhier/evaluation/README.md``):
+Conventions used by all mmhier metrics (see ``docs/metrics.md``):
 
 - the *length* of a path is its number of node entries (``>= 0``);
 - a ground-truth path is *open* when it holds ``PATH_UNKNOWN``: the object is
