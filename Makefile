@@ -11,7 +11,7 @@ STAMP := $(VENV)/.mmhier-installed
 REQS := requirements/runtime.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
 
-.PHONY: install test demo data clean help
+.PHONY: install test testdata demo data clean help
 
 help:
 	@echo 'make test   - install into $(VENV) and run the test suite'
@@ -27,7 +27,16 @@ $(STAMP): $(REQS)
 
 install: $(STAMP)
 
-test: install
+# Real data some tests read (Debian packages; installed when root, else those
+# tests are skipped with the reason).
+testdata:
+	@bash tools/get_fashion_mnist.sh >/dev/null
+	@test -f /usr/share/wordnet/data.noun || { [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base \
+	  >/dev/null; } || echo 'wordnet-base is not installed: the WordNet tree test will be skipped'
+
+test: install testdata
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 data:
