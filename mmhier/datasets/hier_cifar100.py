@@ -124,7 +124,26 @@ class HierCIFAR100(InMemoryHierMixin, CIFAR100):
             raise ValueError(f'fine classes {missing[:5]} are not nodes of '
                              f'the tree {tree!r}')
         node_of_fine = np.array([tree.index(n) for n in fine_names])
+        self._check_coarse(tree, node_of_fine[fine], coarse, coarse_names)
         return self._rows_data_list(imgs, node_of_fine[fine])
+
+    def _check_coarse(self, tree: ClassTree, nodes: np.ndarray,
+                      coarse: np.ndarray, coarse_names: List[str]) -> None:
+        """A given tree must place each image's class below the
+        superclass of its ``coarse_labels`` entry, when the tree names the
+        superclasses at all (a tree of other groupings is not checked)."""
+        if not all(n in tree for n in coarse_names):
+            return
+        coarse_node = np.array([tree.index(n) for n in coarse_names])
+        ok = (tree.path_matrix[nodes] == coarse_node[coarse][:, None]).any(1)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise ValueError(
+                f'image {i}: the data puts class '
+                f'{tree.names[nodes[i]]!r} under superclass '
+                f'{coarse_names[coarse[i]]!r}, but the tree puts it under '
+                f'{"/".join(tree.decode(tree.path(int(nodes[i]))[:-1]))!r} '
+                f'({int((~ok).sum())} images disagree)')
 
     @staticmethod
     def tree_from_labels(fine: np.ndarray, coarse: np.ndarray,

@@ -127,6 +127,19 @@ class TestHierCIFAR100(TestCase):
             ds.class_tree.decode(ds.get_data_info(0)['gt_path'][0]),
             ['furniture', 'household_furniture', 'bed'])
 
+    def test_given_tree_must_match_the_coarse_labels(self):
+        # 'bear' (a large carnivore in the data) placed under 'fish'
+        tree = {c: [] for c in COARSE}
+        for f, p in zip(FINE, PARENT):
+            tree[COARSE[p]].append(f)
+        tree['fish'].append('bear')
+        tree['large_carnivores'].remove('bear')
+        with self.assertRaisesRegex(
+                ValueError, r"image 2: the data puts class 'bear' under "
+                r"superclass 'large_carnivores', but the tree puts it under "
+                r"'fish' \(1 images disagree\)"):
+            self.build(tree=tree)
+
     def test_tree_from_labels(self):
         tree = HierCIFAR100.tree_from_labels(
             np.array([0, 1, 2, 1]), np.array([1, 0, 1, 0]), ['a', 'b', 'c'],

@@ -7,4 +7,4 @@ param_scheduler = dict(
 train_cfg = dict(by_epoch=True, max_epochs=15, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=256)
+auto_scale_lr = dict(base_batch_size=32)  # the paper: 1 GPU x 32

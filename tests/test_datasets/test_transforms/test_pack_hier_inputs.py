@@ -54,3 +54,30 @@ class TestPackHierInputs(TestCase):
         self.assertNotIn('gt_path', none)
         with self.assertRaisesRegex(ValueError, r'got \(1, 2, 3\)'):
             pack(dict(gt_path=np.zeros((1, 2, 3), np.int64)))
+
+    def test_node_multi_hot_score(self):
+        pack = TRANSFORMS.build(dict(type='PackHierInputs', num_nodes=9))
+        gt_path = np.array([[0, 2, 7], [1, -2, -2], [0, 3, -1]])
+        sample = pack(dict(img=np.zeros((2, 2), np.uint8), gt_label=7,
+                           gt_path=gt_path))['data_samples']
+        self.assertEqual(sample.gt_score.tolist(),
+                         [1., 1., 1., 1., 0., 0., 0., 1., 0.])
+        # mmpretrain's multi-label head trains on that gt_score
+        from mmpretrain.registry import MODELS
+        head = MODELS.build(
+            dict(type='MultiLabelLinearClsHead', num_classes=9,
+                 in_channels=4))
+        feats = (torch.zeros(1, 4), )
+        with torch.no_grad():
+            head.fc.weight.zero_()
+            head.fc.bias.fill_(1.0)
+        loss = head.loss(feats, [sample])['loss']
+        # all logits 1: BCE summed over the nodes (mmpretrain's reduction):
+        # 5 positives (log(1 + e^-1) each) and 4 negatives (log(1 + e)),
+        # where a one-hot of gt_label alone would give 1 and 8
+        expected = 5 * np.log1p(np.exp(-1.0)) + 4 * np.log1p(np.exp(1.0))
+        self.assertAlmostEqual(float(loss), float(expected), places=4)
+        with self.assertRaisesRegex(ValueError, 'holds node 7, but '
+                                    'num_nodes=5'):
+            TRANSFORMS.build(dict(type='PackHierInputs', num_nodes=5))(
+                dict(img=np.zeros((2, 2), np.uint8), gt_path=gt_path))
