@@ -31,10 +31,10 @@ import numpy as np
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.dirname(osp.dirname(HERE)))
 
-from mmengine.utils import ProgressBar  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from mmhier.datasets.hier_cifar100 import HierCIFAR100  # noqa: E402
+from mmhier.datasets.image_folder_export import \
+    export_image_folder  # noqa: E402
 
 
 def load_pickle(path: str) -> dict:
@@ -75,25 +75,9 @@ def convert(data_root: str,
     summary = {}
     for split, (imgs, fine, _) in loaded.items():
         n = min(limit, len(imgs)) if limit else len(imgs)
-        print(f'{split}: writing {n} images to {osp.join(out_dir, split)}')
-        bar = ProgressBar(n)
-        lines = []
-        per_node = np.zeros(tree.num_nodes, dtype=np.int64)
-        for i in range(n):
-            node = int(node_of_fine[fine[i]])
-            names = tree.decode(tree.path(node))
-            rel = '/'.join([split] + names + [f'{i:05d}.png'])
-            os.makedirs(osp.join(out_dir, osp.dirname(rel)), exist_ok=True)
-            Image.fromarray(imgs[i]).save(osp.join(out_dir, rel))
-            lines.append(f'{rel}\t{"/".join(names)}')
-            per_node[tree.path(node)] += 1
-            bar.update()
-        print()
-        with open(osp.join(out_dir, f'{split}.txt'), 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        per_level = [int(per_node[lv].sum()) for lv in tree.levels]
-        summary[split] = dict(samples=n, samples_per_level=per_level)
-        print(f'{split}: {n} samples, per level {per_level}')
+        summary[split] = export_image_folder(imgs[:n],
+                                             node_of_fine[fine[:n]], tree,
+                                             out_dir, split)
     return summary
 
 

@@ -30,12 +30,12 @@ import numpy as np
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.dirname(osp.dirname(HERE)))
 
-from mmengine.utils import ProgressBar  # noqa: E402
 from mmpretrain.datasets.mnist import \
     read_sn3_pascalvincent_tensor  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from mmhier.datasets.hier_fashion_mnist import HierFashionMNIST  # noqa: E402
+from mmhier.datasets.image_folder_export import \
+    export_image_folder  # noqa: E402
 from mmhier.structures import ClassTree  # noqa: E402
 
 FILES = {
@@ -71,26 +71,8 @@ def convert(data_root: str,
         labels = read_sn3_pascalvincent_tensor(
             label_file, strict=False).numpy()
         n = min(limit, len(imgs)) if limit else len(imgs)
-        print(f'{split}: writing {n} images to {osp.join(out_dir, split)}')
-        bar = ProgressBar(n)
-        lines = []
-        per_node = np.zeros(class_tree.num_nodes, dtype=np.int64)
-        for i in range(n):
-            node = int(nodes[labels[i]])
-            names = class_tree.decode(class_tree.path(node))
-            rel = '/'.join([split] + names + [f'{i:05d}.png'])
-            os.makedirs(osp.join(out_dir, osp.dirname(rel)), exist_ok=True)
-            Image.fromarray(imgs[i]).save(osp.join(out_dir, rel))
-            # a tab: node names may hold spaces ('Ankle boot')
-            lines.append(f'{rel}\t{"/".join(names)}')
-            per_node[class_tree.path(node)] += 1
-            bar.update()
-        print()
-        with open(osp.join(out_dir, f'{split}.txt'), 'w') as f:
-            f.write('\n'.join(lines) + '\n')
-        per_level = [int(per_node[lv].sum()) for lv in class_tree.levels]
-        summary[split] = dict(samples=n, samples_per_level=per_level)
-        print(f'{split}: {n} samples, per level {per_level}')
+        summary[split] = export_image_folder(imgs[:n], nodes[labels[:n]],
+                                             class_tree, out_dir, split)
     return summary
 
 
