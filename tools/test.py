@@ -19,13 +19,14 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 import mmengine  # noqa: E402
-import torch  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmhier  # noqa: E402,F401  (registers, applies the compat layer)
+from mmhier.engine.dataloader_cfg import (  # noqa: E402
+    fix_persistent_workers, set_dataloader_defaults)
 from mmhier.evaluation import set_threshold_files  # noqa: E402
 
 
@@ -152,30 +153,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
-    # ----------------- Default dataloader args -----------------
-    default_dataloader_cfg = ConfigDict(
-        pin_memory=torch.cuda.is_available(),
-        collate_fn=dict(type='default_collate'),
-    )
-
-    def set_default_dataloader_cfg(cfg, field):
-        if cfg.get(field, None) is None:
-            return
-        dataloader_cfg = deepcopy(default_dataloader_cfg)
-        dataloader_cfg.update(cfg[field])
-        cfg[field] = dataloader_cfg
-        if args.no_pin_memory:
-            cfg[field]['pin_memory'] = False
-
-    set_default_dataloader_cfg(cfg, 'test_dataloader')
+    set_dataloader_defaults(
+        cfg, ('test_dataloader', ), no_pin_memory=args.no_pin_memory)
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
-    # torch's DataLoader refuses persistent_workers without workers
-    loader = cfg.get('test_dataloader', None)
-    if loader is not None and loader.get('num_workers', 0) == 0:
-        loader['persistent_workers'] = False
+    fix_persistent_workers(cfg, ('test_dataloader', ))  # after --cfg-options
 
     return cfg
 

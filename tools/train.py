@@ -23,7 +23,6 @@ import os
 import os.path as osp
 import re
 import sys
-from copy import deepcopy
 from typing import List, Optional, Tuple
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -31,12 +30,14 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 import torch  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmhier  # noqa: E402,F401  (registers, applies the compat layer)
+from mmhier.engine.dataloader_cfg import (  # noqa: E402
+    fix_persistent_workers, set_dataloader_defaults)
 from mmhier.evaluation import set_threshold_files  # noqa: E402
 
 
@@ -217,36 +218,18 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                              f'{args.config!r}')
         cfg.auto_scale_lr.enable = True
 
-    # set dataloader args
-    default_dataloader_cfg = ConfigDict(
-        pin_memory=torch.cuda.is_available(),
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    set_dataloader_defaults(
+        cfg,
+        loaders,
+        no_pin_memory=args.no_pin_memory,
         persistent_workers=True,
-        collate_fn=dict(type='default_collate'),
-    )
-
-    def set_default_dataloader_cfg(cfg, field):
-        if cfg.get(field, None) is None:
-            return
-        dataloader_cfg = deepcopy(default_dataloader_cfg)
-        dataloader_cfg.update(cfg[field])
-        cfg[field] = dataloader_cfg
-        if args.no_pin_memory:
-            cfg[field]['pin_memory'] = False
-        if args.no_persistent_workers:
-            cfg[field]['persistent_workers'] = False
-
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        set_default_dataloader_cfg(cfg, field)
+        no_persistent_workers=args.no_persistent_workers)
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
-    # torch's DataLoader refuses persistent_workers without workers
-    # (STACK.md item 3); checked last, after --cfg-options.
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(field, None)
-        if loader is not None and loader.get('num_workers', 0) == 0:
-            loader['persistent_workers'] = False
+    fix_persistent_workers(cfg, loaders)  # after --cfg-options
 
     return cfg
 
