@@ -17,8 +17,9 @@ and its checkpoints hold more than tensors:
 
 :func:`allow_mmengine_checkpoints` adds exactly these globals to torch's
 allowlist, and the one mmhier type that checkpoints hold, the ClassTree in
-``meta['dataset_meta']`` (:func:`mmhier_safe_globals`). Anything else (a pickled instance of an arbitrary class, a call
-of ``os.system``) is still refused, as it should be. The alternatives, the
+``meta['dataset_meta']`` (:func:`mmhier_safe_globals`). Anything else (a
+pickled instance of an arbitrary class, a call of ``os.system``) is still
+refused, as it should be. The alternatives, the
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` environment variable or
 ``weights_only=False``, would open every load in the process to arbitrary
 code, so mmhier never uses them.

@@ -234,10 +234,8 @@ def test_checkpoint_with_class_tree_in_meta_loads(tmp_path):
     from mmhier.structures import ClassTree
     tree = ClassTree.from_dict({'A': ['C', 'D'], 'B': ['E']})
     ckpt = tmp_path / 'tree.pth'
-    torch.save(
-        dict(meta=dict(dataset_meta=dict(classes=tree.names,
-                                          class_tree=tree)),
-             state_dict={'w': torch.ones(2)}), ckpt)
+    meta = dict(dataset_meta=dict(classes=tree.names, class_tree=tree))
+    torch.save(dict(meta=meta, state_dict={'w': torch.ones(2)}), ckpt)
     loaded = torch.load(ckpt, map_location='cpu')
     assert loaded['meta']['dataset_meta']['class_tree'] == tree
     assert mmhier_safe_globals() == [ClassTree]

@@ -87,6 +87,7 @@ class TestDrawTree(TestCase):
             self.assertEqual(saved.shape, img.shape)
             np.testing.assert_array_equal(saved[..., ::-1], img)
             plain = draw_tree(tree)
+
         # the highlight is red: many strongly red pixels only when drawn
         def red(a):
             a = a.astype(int)
