@@ -62,8 +62,10 @@ class TestCustomImports(TestCase):
         self.assertEqual(
             type(optim_wrapper).__module__,
             'mmhier.engine.optimizers.cpu_bf16_optim_wrapper')
-        # without the scope, mmengine's root registry does not know them
-        with DefaultScope.overwrite_default_scope(None):
+        # under mmengine's own scope the root registry does not know them
+        # (overwrite_default_scope(None) would keep whatever scope an
+        # earlier test left current)
+        with DefaultScope.overwrite_default_scope('mmengine'):
             with self.assertRaisesRegex(KeyError, 'DummyHierThing'):
                 ROOT_MODELS.build(cfg.model)
 
