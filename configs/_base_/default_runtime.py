@@ -10,6 +10,15 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # mmhier: the model's class tree must be the dataset's (names, order,
+    # parents), checked before training, validation and testing
+    tree_check=dict(type='HierTreeCheckHook'),
+    # mmhier: name the split of each dataset in messages about unreadable
+    # images, and sum the skipped ones up after every epoch
+    bad_images=dict(type='HierBadImageHook'),
+    # mmhier, multi-label: keep the threshold validated on a checkpoint's
+    # weights in that checkpoint (a no-op without threshold metrics)
+    hier_threshold=dict(type='HierThresholdHook'),
 )
 
 env_cfg = dict(

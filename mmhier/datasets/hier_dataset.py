@@ -11,6 +11,7 @@ from mmpretrain.registry import DATASETS
 
 from mmhier.structures import ClassTree, TreeError
 from .hier_base import HierDatasetMixin, log_summary
+from .image_errors import BadImageTracker, ImageReadError, probe_image
 from .label_parsing import (ON_ERROR, AnnotationError, IssueLog, ParsedPath,
                             PathEncoder, last_known_nodes)
 
@@ -57,8 +58,18 @@ class HierDataset(HierDatasetMixin, BaseDataset):
     counted in :attr:`skipped` and reported in one warning. An empty
     annotation file always raises.
 
+    An image that cannot be read or decoded when the pipeline loads it
+    raises an :class:`ImageReadError` naming the file, the annotation file
+    and line, the sample index and the split (``on_error='raise'``); with
+    ``on_error='skip'`` the sample is replaced by the next readable one,
+    each bad file is logged once (``HierBadImageHook`` logs a summary at the
+    end of every epoch), and more than ``max_bad_share`` bad samples stop
+    the run with the list of files.
+
     ``data_info`` per sample: ``img_path``, ``gt_label`` (int, last
-    annotated node of the first path), ``gt_path`` (int64 ``(P, T)``).
+    annotated node of the first path), ``gt_path`` (int64 ``(P, T)``),
+    ``ann_line`` (where in the annotations: ``'line 3'``,
+    ``'data_list[2]'`` or the image's path in the folder layout).
 
     Args:
         ann_file: Annotation file; ``''`` for the folder layout.
@@ -77,7 +88,13 @@ class HierDataset(HierDatasetMixin, BaseDataset):
             sit at every level). Set ``False`` for fixed-path-length models
             that need every path to reach a leaf: such labels then raise,
             pointing to the ``a/b/*`` syntax.
-        on_error: ``'raise'`` or ``'skip'`` for bad annotations.
+        on_error: ``'raise'`` or ``'skip'`` for bad annotations and
+            unreadable images.
+        max_bad_share: With ``on_error='skip'``, the largest share of
+            samples whose image may be unreadable; one more stops the run.
+            Defaults to 0.01 (1%).
+        split: Name of the split for messages (``'train'``, ``'val'``,
+            ``'test'``); ``HierBadImageHook`` sets it when ``None``.
         check_files: Check at load time that every listed image exists.
         ann_format: ``'json'``, ``'txt'``, ``'folder'`` or ``None`` (guess).
         extensions: Image file extensions for the folder layout
@@ -106,6 +123,8 @@ class HierDataset(HierDatasetMixin, BaseDataset):
                  ann_format: Optional[str] = None,
                  extensions: Sequence[str] = IMG_EXTENSIONS,
                  classes: Any = None,
+                 max_bad_share: float = 0.01,
+                 split: Optional[str] = None,
                  **kwargs):
         if on_error not in ON_ERROR:
             raise ValueError(f'on_error must be one of {ON_ERROR}, got '
@@ -118,7 +137,13 @@ class HierDataset(HierDatasetMixin, BaseDataset):
         self.allow_inner_labels = allow_inner_labels
         self.on_error = on_error
         self.check_files = check_files
+        if not 0 <= max_bad_share <= 1:
+            raise ValueError('max_bad_share must be a share in [0, 1], got '
+                             f'{max_bad_share!r}')
         self.ann_format = ann_format
+        self.max_bad_share = max_bad_share
+        self.split = split
+        self._bad_images: Optional[BadImageTracker] = None
         self.extensions = tuple(e.lower() for e in extensions)
         #: Messages of the samples dropped with ``on_error='skip'``.
         self.skipped: List[str] = []
@@ -150,6 +175,7 @@ class HierDataset(HierDatasetMixin, BaseDataset):
         return join_path(prefix, rel) if prefix else rel
 
     def _make_info(self,
+                   where: str,
                    img: str,
                    paths: List[ParsedPath],
                    encoder: PathEncoder,
@@ -158,6 +184,7 @@ class HierDataset(HierDatasetMixin, BaseDataset):
         info = dict(extra or {})
         info.update(
             img_path=self._img_path(img),
+            ann_line=where,
             gt_label=int(last_known_nodes(gt_path)[0]),
             gt_path=gt_path)
         return info
@@ -172,7 +199,12 @@ class HierDataset(HierDatasetMixin, BaseDataset):
         else:
             if not self.ann_file:
                 raise ValueError(f'ann_format={fmt!r} needs an ann_file')
-            text = get_text(self.ann_file)
+            try:
+                text = get_text(self.ann_file)
+            except UnicodeDecodeError as e:
+                raise AnnotationError(
+                    f'{self.ann_file}: not UTF-8 text (byte {e.start}: '
+                    f'{e.reason})') from None
             if fmt == 'json':
                 entries = self._load_json(text, log)
             else:
@@ -230,7 +262,8 @@ class HierDataset(HierDatasetMixin, BaseDataset):
             except ValueError as e:
                 log.report(where, str(e))
                 continue
-            entries.append((where, self._make_info(img, paths, encoder)))
+            entries.append(
+                (where, self._make_info(where, img, paths, encoder)))
         if not num_lines:
             raise AnnotationError(f'{self.ann_file}: the annotation file is '
                                   'empty (no annotation line)')
@@ -296,8 +329,9 @@ class HierDataset(HierDatasetMixin, BaseDataset):
                 if key not in ('img_path', 'gt_label', 'coarse_only')
             }
             entries.append(
-                (where, self._make_info(item['img_path'], paths, encoder,
-                                        extra)))
+                (where,
+                 self._make_info(where, item['img_path'], paths, encoder,
+                                 extra)))
         return entries
 
     def _tree_from_file_meta(self, meta: dict) -> None:
@@ -358,7 +392,7 @@ class HierDataset(HierDatasetMixin, BaseDataset):
             except ValueError as e:
                 log.report(rel, str(e))
                 continue
-            entries.append((rel, self._make_info(rel, paths, encoder)))
+            entries.append((rel, self._make_info(rel, rel, paths, encoder)))
         return entries
 
     # ------------------------------------------------------------------
@@ -385,6 +419,69 @@ class HierDataset(HierDatasetMixin, BaseDataset):
             log.issues.append(f'{self.ann_file}, {w}: missing image {p}')
         gone = {w for w, _ in missing}
         return [(w, info) for w, info in entries if w not in gone]
+
+    # ------------------------------------------------------------------
+    @property
+    def split_name(self) -> str:
+        """The split for messages (``split``, else a guess from
+        ``test_mode``)."""
+        if self.split:
+            return f'{self.split} split'
+        return 'val/test split' if self.test_mode else 'train split'
+
+    @property
+    def bad_images(self) -> BadImageTracker:
+        """The record of unreadable images (shared with the workers)."""
+        tracker = self._bad_images
+        if tracker is None or tracker.size != len(self):  # new or a subset
+            tracker = BadImageTracker(
+                len(self), self.on_error, self.max_bad_share)
+            self._bad_images = tracker
+        return tracker
+
+    def full_init(self) -> None:
+        if self._fully_initialized:
+            return
+        super().full_init()
+        # made here, before dataloader workers copy the dataset, so that
+        # they share one record of the bad images
+        self.bad_images  # noqa: B018
+
+    def describe_sample(self, idx: int) -> str:
+        """``'<image> (sample <idx>, <ann_file>, line <n>)'``."""
+        info = self.get_data_info(idx)
+        source = self.ann_file or self.img_prefix
+        return (f"{info['img_path']} (sample {idx}, {source}, "
+                f"{info.get('ann_line', '?')})")
+
+    def prepare_data(self, idx: int) -> Any:
+        """Run the pipeline on sample ``idx``; an unreadable image raises
+        an :class:`ImageReadError` naming it, or, with ``on_error='skip'``,
+        the next readable sample is used instead (see the class doc)."""
+        for _ in range(max(len(self), 1)):
+            data_info = self.get_data_info(idx)
+            img_path = data_info.get('img_path')
+            try:
+                data = self.pipeline(data_info)
+            except Exception as e:  # noqa: BLE001 - re-raised below
+                cause, data = e, None
+            else:
+                cause = None
+            if data is not None:
+                return data
+            reason = probe_image(img_path) if img_path else None
+            if reason is None:  # the image is fine: the cause is elsewhere
+                if cause is not None:
+                    cause.add_note(f'while preparing {self.split_name}: '
+                                   f'{self.describe_sample(idx)}')
+                    raise cause
+                return None  # the pipeline chose to drop it (mmengine)
+            self.bad_images.report(idx, reason, self.split_name,
+                                   self.describe_sample, cause)
+            idx = (idx + 1) % len(self)
+        raise ImageReadError(f'{self.split_name}: no image of '
+                             f'{self.ann_file or self.img_prefix} can be '
+                             'read')
 
     def extra_repr(self) -> List[str]:
         body = super().extra_repr()

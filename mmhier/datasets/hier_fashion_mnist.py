@@ -3,7 +3,9 @@ import os.path as osp
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
-from mmengine.fileio import exists, join_path
+from mmengine.dist import barrier, is_main_process
+from mmengine.fileio import exists, get_file_backend, join_path
+from mmengine.fileio.backends import LocalBackend
 from mmpretrain.datasets import FashionMNIST
 from mmpretrain.datasets.mnist import read_sn3_pascalvincent_tensor
 from mmpretrain.datasets.utils import rm_suffix
@@ -12,6 +14,15 @@ from mmpretrain.registry import DATASETS
 from .hier_base import InMemoryHierMixin
 
 TREE_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'trees')
+#: The environment variable the Fashion-MNIST configs read data_root from.
+DATA_ENV = 'FASHION_MNIST_DIR'
+#: Where Debian's ``dataset-fashion-mnist`` package puts the files.
+DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset's files are not where the config says; the message says
+    where they were expected and how to get them."""
 
 
 @DATASETS.register_module()
@@ -50,6 +61,9 @@ class HierFashionMNIST(InMemoryHierMixin, FashionMNIST):
         metainfo: Meta information; ``classes`` / ``class_tree`` come from
             the tree.
         download: Download the files when missing (mmpretrain's download).
+            Missing files that cannot be downloaded (offline) raise one
+            :class:`DataNotFoundError` saying where they were expected and
+            how to get them, without the download's traceback.
         **kwargs: Other arguments of mmpretrain's ``BaseDataset``.
     """
 
@@ -108,7 +122,7 @@ class HierFashionMNIST(InMemoryHierMixin, FashionMNIST):
     def load_data_list(self) -> List[dict]:
         """Read images and labels; map labels to tree paths (vectorised)."""
         if not self._check_exists():
-            super().load_data_list()  # downloads or raises mmpretrain's error
+            self._download_or_explain()
         files = self.train_list if self.split == 'train' else self.test_list
         imgs = read_sn3_pascalvincent_tensor(
             self._file(files[0][0]), strict=False).numpy()
@@ -126,3 +140,37 @@ class HierFashionMNIST(InMemoryHierMixin, FashionMNIST):
         tree = self._metainfo['class_tree']
         nodes = np.array([tree.index(n) for n in self.class_nodes])[labels]
         return self._rows_data_list(imgs, nodes)
+
+    def _download_or_explain(self) -> None:
+        """Download the missing files if allowed, else (or when that fails)
+        raise one :class:`DataNotFoundError` with what to do."""
+        root = self.data_prefix['root']
+        failure = None
+        local = isinstance(
+            get_file_backend(root, enable_singleton=True), LocalBackend)
+        if self.download and local and is_main_process():
+            try:
+                self._download()
+            except Exception as e:  # noqa: BLE001 - offline, md5, disk ...
+                failure = f'{type(e).__name__}: {e}'
+        barrier()  # the other ranks wait for rank 0's download
+        if self._check_exists():
+            return
+        names = ', '.join(name for name, _ in self.train_list +
+                          self.test_list)
+        if not self.download:
+            tried = 'download=False, so nothing was downloaded'
+        elif failure is not None:
+            tried = f'the download from {self.url_prefix} failed ({failure})'
+        else:
+            tried = 'the download left the files incomplete'
+        raise DataNotFoundError(
+            f'Cannot find the Fashion-MNIST files in {osp.abspath(root)!r} '
+            f'(data_root={root!r}): expected the four idx files {names} '
+            '(gzipped or extracted). Put them there, or point the configs '
+            f'at the folder that holds them: export {DATA_ENV}=/path/to/'
+            'fashion-mnist (the configs read data_root from it). To get '
+            'the files: on Debian, `sudo apt-get install '
+            f'dataset-fashion-mnist` puts them in {DEBIAN_DIR} (or run '
+            'tools/get_fashion_mnist.sh); when online, download=True '
+            f'fetches them from {self.url_prefix}. Here {tried}.') from None

@@ -698,17 +698,25 @@ class ClassTree:
                             f'{sorted(_FORMATS)} or pass fmt=')
         if not osp.isfile(file):
             raise FileNotFoundError(f'class tree file {file} does not exist')
-        with open(file, encoding='utf-8') as f:
-            if fmt == 'json':
-                try:
-                    data = json.load(f)
-                except json.JSONDecodeError as e:
-                    raise TreeError(f'{file}:{e.lineno}: invalid JSON: '
-                                    f'{e.msg}') from None
-                return cls.from_openimages(data, relations, dag_rule, file)
-            if fmt == 'paths':
-                return cls.from_paths(f, source=file)
-            return cls._from_parent_list(f, fmt, dag_rule, file)
+        try:
+            with open(file, encoding='utf-8') as f:
+                if fmt == 'json':
+                    try:
+                        data = json.load(f)
+                    except json.JSONDecodeError as e:
+                        raise TreeError(f'{file}:{e.lineno}: invalid JSON: '
+                                        f'{e.msg}') from None
+                    return cls.from_openimages(data, relations, dag_rule,
+                                               file)
+                if fmt == 'paths':
+                    return cls.from_paths(f, source=file)
+                return cls._from_parent_list(f, fmt, dag_rule, file)
+        except UnicodeDecodeError as e:
+            raise TreeError(f'{file}: not UTF-8 text (byte {e.start}: '
+                            f'{e.reason})') from None
+        except RecursionError:
+            raise TreeError(f'{file}: the JSON is nested too deeply for '
+                            "Python's parser") from None
 
     @classmethod
     def _from_parent_list(cls, f, fmt: str, dag_rule: Optional[str],

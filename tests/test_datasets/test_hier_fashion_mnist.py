@@ -3,7 +3,9 @@ import os.path as osp
 import sys
 import tempfile
 import time
-from unittest import TestCase, skipUnless
+import traceback
+import urllib.error
+from unittest import TestCase, mock, skipUnless
 
 import numpy as np
 import torch
@@ -12,6 +14,7 @@ from mmpretrain.registry import DATASETS
 
 import mmhier  # noqa: F401
 from mmhier.datasets import HierFashionMNIST
+from mmhier.datasets.hier_fashion_mnist import DataNotFoundError
 from mmhier.structures import PATH_END as E
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -150,7 +153,7 @@ class TestHierFashionMNIST(TestCase):
         with self.assertRaisesRegex(ValueError, 'must name 10 nodes'):
             self.build(class_nodes=['Bag'])
         with tempfile.TemporaryDirectory() as root:
-            with self.assertRaisesRegex(RuntimeError, 'Cannot find'):
+            with self.assertRaisesRegex(FileNotFoundError, 'Cannot find'):
                 DATASETS.build(
                     dict(
                         type='HierFashionMNIST',
@@ -161,6 +164,37 @@ class TestHierFashionMNIST(TestCase):
                     ValueError, r'train-labels-idx1-ubyte.gz: label 12 at '
                     'position 2 is not in 0..9'):
                 DATASETS.build(dict(type='HierFashionMNIST', data_root=root))
+
+    def test_missing_data_root_one_clear_message(self):
+        missing = osp.join(self.root, 'nowhere')
+        offline = urllib.error.URLError(
+            '[Errno -3] Temporary failure in name resolution')
+        for download in (False, True):
+            # offline: the request fails where mmpretrain opens the URL
+            with mock.patch('urllib.request.urlopen',
+                            side_effect=offline) as urlopen:
+                with self.assertRaises(DataNotFoundError) as cm:
+                    DATASETS.build(
+                        dict(
+                            type='HierFashionMNIST',
+                            data_root=missing,
+                            download=download))
+            self.assertEqual(urlopen.called, download)
+            err = cm.exception
+            msg = str(err)
+            for part in (repr(missing), 'FASHION_MNIST_DIR',
+                         'apt-get install dataset-fashion-mnist',
+                         '/usr/share/datasets/fashion-mnist',
+                         'train-images-idx3-ubyte.gz',
+                         HierFashionMNIST.url_prefix):
+                self.assertIn(part, msg)
+            # one message, no urllib traceback chained to it
+            self.assertIsNone(err.__cause__)
+            self.assertTrue(err.__suppress_context__)
+            text = ''.join(traceback.format_exception(err))
+            self.assertNotIn('urllib', text)
+            self.assertNotIn('During handling', text)
+        self.assertIn('failed (URLError: <urlopen error', msg)
 
     @skipUnless(
         HAVE_REAL, f'the real Fashion-MNIST files are not in {REAL}; install '

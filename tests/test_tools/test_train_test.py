@@ -5,12 +5,14 @@ The tools are loaded from their files and run through ``main(argv)`` in this
 process (no second start-up of torch and mmpretrain); the distributed
 scripts run in subprocesses in test_dist_train.py.
 """
+import importlib
 import importlib.util
 import json
 import os
 import os.path as osp
 import shutil
 import tempfile
+import time
 from unittest import TestCase, mock
 
 import torch
@@ -62,6 +64,21 @@ class _Instances:
                 cls._instance_dict.pop(name)
 
 
+class _FrozenClock:
+    """``time`` as mmengine's runner module sees it: every run built while
+    it is in place starts in the same second (the case that once made this
+    test flaky, now on every run)."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def time(self):
+        return self.now
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
 def _log_text(runner):
     with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
         return f.read()
@@ -99,6 +116,13 @@ class TestTrainResumeTest(TestCase):
         return runner
 
     def test_train_resume_copied_work_dir_then_test(self):
+        # all three runs start in the same second: each still gets its own
+        # log folder, so the resumed run's log holds only its own lines
+        clock = mock.patch.object(
+            importlib.import_module('mmengine.runner.runner'), 'time',
+            _FrozenClock())
+        clock.start()
+        self.addCleanup(clock.stop)
         work_dir = osp.join(self.tmp, 'run')
         runner = self._train('--work-dir', work_dir, '--amp', '--cfg-options',
                              'train_cfg.max_epochs=1')
@@ -107,6 +131,7 @@ class TestTrainResumeTest(TestCase):
         self.assertEqual(type(runner.optim_wrapper).__name__, expected)
         self.assertEqual(runner.epoch, 1)
         self.assertTrue(osp.isfile(osp.join(work_dir, 'epoch_1.pth')))
+        first_run = runner.timestamp
 
         # a copy of the work_dir resumes from its own checkpoint, although
         # its last_checkpoint file names the original run's
@@ -122,6 +147,9 @@ class TestTrainResumeTest(TestCase):
         self.assertIn('resumed epoch: 1', log)
         self.assertNotIn('Epoch(train) [1]', log)
         self.assertIn('Epoch(train) [2]', log)
+        # the same second, but another name and log folder
+        self.assertTrue(runner.timestamp.startswith(first_run[:15]))
+        self.assertNotEqual(runner.timestamp, first_run)
         self.assertTrue(osp.isfile(osp.join(copy, 'epoch_2.pth')))
         self.assertFalse(osp.exists(osp.join(work_dir, 'epoch_2.pth')))
 

@@ -1,4 +1,10 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 from .alternating_freeze_hook import AlternatingFreezeHook
+from .hier_bad_image_hook import HierBadImageHook
+from .hier_threshold_hook import HierThresholdHook
+from .hier_tree_check_hook import HierTreeCheckHook
 
-__all__ = ['AlternatingFreezeHook']
+__all__ = [
+    'AlternatingFreezeHook', 'HierBadImageHook', 'HierThresholdHook',
+    'HierTreeCheckHook'
+]
