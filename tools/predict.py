@@ -10,11 +10,14 @@ Usage::
 
     python tools/predict.py IMG CFG CKPT [--topk 5] [--device cpu]
         [--batch-size 8] [--show-dir DIR] [--draw-tree] [--tree FILE]
-        [--out results.json]
+        [--threshold T] [--out results.json]
 
 ``IMG`` is an image file or a folder of images. Scores are probabilities
 (see ``mmhier/apis/predictions.py``); a flat model over the tree nodes gets
-the paths of its best nodes (DHNN Remark 1).
+the paths of its best nodes (DHNN Remark 1). Multi-label models also print
+the selected paths, with the threshold validated for the checkpoint (see
+``HierInferencer``) unless ``--threshold`` overrides it; the tool says which
+threshold it uses and where it came from.
 """
 import argparse
 import json
@@ -59,6 +62,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--tree',
         help='class tree file overriding the one of the checkpoint/config')
     parser.add_argument(
+        '--threshold',
+        type=float,
+        help='multi-label: select paths whose node scores are all >= this '
+        "(default: the threshold validated for the checkpoint, stored in "
+        "its meta['hier_threshold'] by HierThresholdHook)")
+    parser.add_argument(
         '--names',
         choices=('display', 'nodes'),
         default='display',
@@ -76,6 +85,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error(f'--topk must be >= 1, got {args.topk}')
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        parser.error(f'--threshold must be in [0, 1], got {args.threshold}')
     return args
 
 
@@ -96,7 +107,11 @@ def main(argv: Optional[List[str]] = None) -> List[dict]:
         pretrained=args.checkpoint,
         device=args.device,
         tree=args.tree,
-        topk=args.topk)
+        topk=args.topk,
+        threshold=args.threshold)
+    if inferencer.threshold is not None:
+        print(f'multi-label threshold {inferencer.threshold:.6g} '
+              f'(from {inferencer.threshold_source})')
     kwargs = dict(batch_size=args.batch_size, topk=args.topk)
     if args.show_dir:
         kwargs.update(show_dir=args.show_dir, draw_tree=args.draw_tree)

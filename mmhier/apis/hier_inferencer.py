@@ -18,7 +18,8 @@ from mmpretrain.apis import BaseInferencer
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
-from mmhier.structures import ClassTree
+from mmhier.evaluation.functional.threshold_io import CHECKPOINT_KEY
+from mmhier.structures import ClassTree, check_same_tree
 from .predictions import format_prediction, sample_topk_paths
 
 __all__ = ['HierInferencer', 'IMG_EXTENSIONS']
@@ -78,6 +79,15 @@ class HierInferencer(BaseInferencer):
     preprocessor (Fashion-MNIST), three channels otherwise, in the order the
     training data had (``color_order``).
 
+    Multi-label models select every path whose node scores are all
+    ``>=`` a threshold (``selected_paths`` of each result; a hierarchical
+    head's ``pred_paths``). The threshold is, in order: the ``threshold``
+    argument; the one validated for the checkpoint's weights, which
+    :class:`mmhier.engine.hooks.HierThresholdHook` stores in
+    ``meta['hier_threshold']``; else the head's configured ``threshold``
+    (with a warning). The log says which one is used and where it came
+    from; ``self.threshold`` and ``self.threshold_source`` keep them.
+
     Args:
         model: A config file path, a :class:`Config`, or a model built by
             :func:`mmpretrain.apis.get_model` (which keeps its config).
@@ -97,6 +107,8 @@ class HierInferencer(BaseInferencer):
             pipeline reads files (``LoadImageFromFile`` reads BGR) and
             ``'rgb'`` when it does not (in-memory data sets such as CIFAR
             hold RGB arrays).
+        threshold: Multi-label selection threshold overriding the
+            checkpoint's validated one.
 
     Examples:
         >>> from mmhier.apis import HierInferencer
@@ -123,8 +135,14 @@ class HierInferencer(BaseInferencer):
                  tree: Any = None,
                  topk: int = 5,
                  color_order: Optional[str] = None,
+                 threshold: Optional[float] = None,
                  **kwargs) -> None:
         self.topk = self._check_topk(topk)
+        number = isinstance(threshold,
+                            (int, float)) and not isinstance(threshold, bool)
+        if threshold is not None and not (number and 0. <= threshold <= 1.):
+            raise ValueError('threshold is a sigmoid score in [0, 1], got '
+                             f'{threshold!r}')
         if color_order not in (None, 'bgr', 'rgb'):
             raise ValueError(f"color_order must be 'bgr', 'rgb' or None, got "
                              f'{color_order!r}')
@@ -133,28 +151,42 @@ class HierInferencer(BaseInferencer):
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         if isinstance(model, os.PathLike):
             model = os.fspath(model)
-        if isinstance(model, BaseModel):
-            if not hasattr(model, '_config'):
-                raise ValueError(
-                    'a built model must carry its config: build it with '
-                    'mmpretrain.apis.get_model(config, checkpoint), or pass '
-                    'the config file instead of the model')
-            if isinstance(pretrained, str):
-                ckpt = load_checkpoint(model, pretrained, map_location='cpu')
-                meta = ckpt.get('meta', {}).get('dataset_meta')
-                if meta:
-                    model._dataset_meta = meta
-            pretrained = False
-        elif pretrained is None:
+        built = isinstance(model, BaseModel)
+        if not built:
+            # build without weights, then load the checkpoint here, so that
+            # its meta (dataset_meta, the validated threshold) is at hand
+            from mmpretrain.apis import get_model
+            build_kwargs = {
+                k: v
+                for k, v in kwargs.items()
+                if k not in ('device_map', 'offload_folder')
+            }
+            kwargs = {k: v for k, v in kwargs.items() if k not in build_kwargs}
+            model = get_model(model, pretrained=False, **build_kwargs)
+            if pretrained is True:
+                pretrained = model._config.get('load_from', None) or None
+        if not hasattr(model, '_config'):
+            raise ValueError(
+                'a built model must carry its config: build it with '
+                'mmpretrain.apis.get_model(config, checkpoint), or pass '
+                'the config file instead of the model')
+        ckpt_meta: dict = {}
+        if isinstance(pretrained, str):
+            ckpt = load_checkpoint(model, pretrained, map_location='cpu')
+            ckpt_meta = ckpt.get('meta', None) or {}
+            if ckpt_meta.get('dataset_meta'):
+                model._dataset_meta = ckpt_meta['dataset_meta']
+        elif pretrained is None and not built:
             print_log(
                 'HierInferencer: no checkpoint given (pretrained=None), the '
                 'model keeps its initial weights', 'current', 30)
-            pretrained = False
         super().__init__(
-            model=model, pretrained=pretrained, device=device, **kwargs)
+            model=model, pretrained=False, device=device, **kwargs)
         self.tree = self._resolve_tree(tree)
         self.classes = list(self.tree.names)
         self.in_channels = self._model_in_channels()
+        self.threshold, self.threshold_source = self._resolve_threshold(
+            threshold, ckpt_meta.get(CHECKPOINT_KEY), pretrained)
 
     def __call__(self,
                  inputs: InputType,
@@ -238,10 +270,17 @@ class HierInferencer(BaseInferencer):
         except Exception as err:
             raise ValueError(f'cannot build the class tree from {source}: '
                              f'{err}') from err
-        if model_tree is not None and model_tree.num_nodes != tree.num_nodes:
-            raise ValueError(
-                f'the class tree from {source} has {tree.num_nodes} nodes '
-                f'but the model predicts over {model_tree.num_nodes}')
+        # every tree that is given must be the one the model predicts over
+        # (same names, order and parents), not one of the same size
+        if model_tree is not None and value is not model_tree:
+            check_same_tree(model_tree, tree, "the model's head "
+                            '(model.head.tree)', source)
+        ckpt_tree, cfg_tree = candidates[1][1], candidates[3][1]
+        if ckpt_tree is not None and cfg_tree is not None:
+            check_same_tree(
+                ClassTree.build(ckpt_tree), ClassTree.build(cfg_tree),
+                "the checkpoint's dataset_meta['class_tree']",
+                "the config's dataset tree")
         num_classes = getattr(head, 'num_classes', None)
         if model_tree is None and isinstance(num_classes, int) and \
                 num_classes != tree.num_nodes:
@@ -251,6 +290,44 @@ class HierInferencer(BaseInferencer):
                 'implied only from a score for every tree node (DHNN Remark '
                 '1)')
         return tree
+
+    def _resolve_threshold(self, threshold: Optional[float], entry: Any,
+                           checkpoint: Any) -> tuple:
+        """The multi-label threshold and its source (see the class
+        docstring); set on a multi-label head, logged. ``(None, None)``
+        for a single-label model without a stored or given threshold."""
+        head = getattr(self.model, 'head', None)
+        multi = bool(getattr(head, 'multi_label', False)) and isinstance(
+            getattr(head, 'threshold', None), float)
+        stored = entry.get('threshold') if isinstance(entry, dict) else None
+        name = checkpoint if isinstance(checkpoint, str) else \
+            'the model (no checkpoint file given)'
+        level = 20
+        if threshold is not None:
+            value, source = float(threshold), 'the threshold argument'
+        elif isinstance(stored, (int, float)):
+            value = float(stored)
+            source = (f"checkpoint {name}: meta['{CHECKPOINT_KEY}'] "
+                      f"({entry.get('key', 'threshold')} validated at epoch "
+                      f"{entry.get('epoch')}, iter {entry.get('iter')})")
+        elif multi:
+            value, level = head.threshold, 30
+            if isinstance(entry, dict):
+                why = 'its weights were saved but never validated'
+            elif isinstance(checkpoint, str):
+                why = 'it was not saved with HierThresholdHook'
+            else:
+                why = 'pass pretrained=<checkpoint> to read it'
+            source = (f"the head's configured threshold: {name} stores no "
+                      f'validated threshold ({why})')
+        else:
+            return None, None
+        if multi:
+            head.threshold = value
+        print_log(
+            f'HierInferencer: multi-label threshold {value:.6g} from '
+            f'{source}', 'current', level)
+        return value, source
 
     def _model_in_channels(self) -> int:
         preprocessor = getattr(self.model, 'data_preprocessor', None)
@@ -489,7 +566,7 @@ class HierInferencer(BaseInferencer):
         k = self.topk if topk is None else self._check_topk(topk)
         results = []
         for pred in preds:
-            result = format_prediction(pred, self.tree, k)
+            result = format_prediction(pred, self.tree, k, self.threshold)
             result['img_path'] = pred.get('img_path', None)
             if 'vis_file' in pred:
                 result['vis_file'] = pred.vis_file

@@ -11,7 +11,7 @@ from .hier_inferencer import HierInferencer
 
 __all__ = ['inference_hier_model']
 
-_INIT_KEYS = ('pretrained', 'device', 'tree', 'color_order')
+_INIT_KEYS = ('pretrained', 'device', 'tree', 'color_order', 'threshold')
 
 
 def inference_hier_model(model: Union[BaseModel, str, Config],
@@ -31,10 +31,10 @@ def inference_hier_model(model: Union[BaseModel, str, Config],
             :class:`HierInferencer`).
         topk: Paths per image.
         batch_size: Images per forward pass.
-        **kwargs: ``pretrained``, ``device``, ``tree`` and ``color_order``
-            go to :class:`HierInferencer`, the rest (``show_dir``,
-            ``draw_tree``, ``show``, ``wait_time``, ``return_datasamples``)
-            to its call.
+        **kwargs: ``pretrained``, ``device``, ``tree``, ``color_order``
+            and ``threshold`` go to :class:`HierInferencer`, the rest
+            (``show_dir``, ``draw_tree``, ``show``, ``wait_time``,
+            ``return_datasamples``) to its call.
 
     Returns:
         The result dict of a single image (a file or an ``(H, W[, C])``

@@ -138,17 +138,32 @@ def path_entries(paths: torch.Tensor, scores: torch.Tensor,
     return entries
 
 
-def format_prediction(sample: Any, tree: ClassTree, k: int) -> dict:
+def format_prediction(sample: Any,
+                      tree: ClassTree,
+                      k: int,
+                      threshold: Optional[float] = None) -> dict:
     """The user-facing result of one predicted sample.
+
+    Args:
+        sample: A predicted :class:`DataSample` (or its dict).
+        tree: The class tree of the model.
+        k: How many paths.
+        threshold: The multi-label threshold in use (the checkpoint's
+            validated one, see :class:`HierInferencer`). A hierarchical
+            multi-label head has already selected its ``pred_paths`` with
+            it; for a sample without ``pred_paths`` (a flat sigmoid model
+            over the N nodes) the paths whose node scores are all
+            ``>= threshold`` are selected here (the deepest of them, as the
+            heads do, any node may end a path).
 
     Returns:
         dict with ``paths`` (the top-k entries of :func:`path_entries`, best
         first), ``pred_label`` (index of the last node of the best path),
         ``pred_class`` (its name), ``pred_score`` (the best path's score),
         ``pred_scores`` (the sample's ``pred_score`` ``(N,)`` as a numpy
-        array, when present) and, for multi-label heads, ``selected_paths``
-        (the paths whose node scores all pass the head's threshold, scored
-        by their minimum node score).
+        array, when present) and, for multi-label predictions,
+        ``selected_paths`` (the selected paths, scored by their minimum
+        node score) and ``threshold``.
     """
     paths, scores = sample_topk_paths(sample, tree, k)
     entries = path_entries(paths, scores, tree)
@@ -163,6 +178,15 @@ def format_prediction(sample: Any, tree: ClassTree, k: int) -> dict:
     if pred_score is not None:
         result['pred_scores'] = pred_score.reshape(-1).float().numpy()
     selected = _field(sample, 'pred_paths')
+    if selected is None and threshold is not None and pred_score is not None:
+        from mmhier.models.utils import select_label_nodes
+        node = _check_scores(pred_score, tree)
+        keep = select_label_nodes(node[None], tree, float(threshold),
+                                  torch.ones(tree.num_nodes,
+                                             dtype=torch.bool))[0]
+        selected = tree.tensor('path_matrix')[keep]
+    if selected is not None and threshold is not None:
+        result['threshold'] = float(threshold)
     if selected is not None and pred_score is not None:
         from mmhier.evaluation.functional import last_nodes, path_min_scores
         selected = selected.reshape(-1, tree.max_depth).long()

@@ -225,8 +225,25 @@ class TestHierInferencer(_TinyModels):
         (r, ) = inf(self.files[0], topk=2)
         self.assertEqual(r['paths'][0]['display'],
                          [n.upper() for n in r['paths'][0]['nodes']])
+        # a tree with two sibling leaves swapped: same size, other classes
+        names = list(self.tree.names)
+        leaves = [i for i in range(len(names)) if self.tree.is_leaf[i]]
+        sib = next((i, j) for i in leaves for j in leaves
+                   if i < j and self.tree.parents[i] == self.tree.parents[j])
+        order = list(range(len(names)))
+        order[sib[0]], order[sib[1]] = order[sib[1]], order[sib[0]]
+        swapped = ClassTree([names[i] for i in order], [
+            None if self.tree.parents[i] < 0 else
+            names[self.tree.parents[i]] for i in order
+        ])
+        self.assertEqual(swapped.num_nodes, self.tree.num_nodes)
+        with self.assertRaisesRegex(
+                ValueError, r"the model's head \(model.head.tree\).*"
+                r'the tree argument.*differ'):
+            HierInferencer(
+                self.hier_cfg, pretrained=ckpt, device='cpu', tree=swapped)
         # a tree of another size than the model's
-        with self.assertRaisesRegex(ValueError, r'4 nodes.*predicts over 9'):
+        with self.assertRaisesRegex(ValueError, r'9 nodes.*4 nodes'):
             HierInferencer(
                 self.hier_cfg,
                 pretrained=ckpt,

@@ -66,6 +66,23 @@ class TestSampleTopkPaths(TestCase):
         with self.assertRaisesRegex(ValueError, '3 classes.*7 nodes'):
             sample_topk_paths(sample(pred_score=torch.rand(3)), self.tree, 1)
 
+    def test_flat_sigmoid_scores_select_with_the_threshold(self):
+        # a flat multi-label model: the validated threshold selects paths
+        # by the heads' rule (all node scores >= it, the deepest kept)
+        node = torch.tensor([0.9, 0.6, 0.7, 0.2, 0.6, 0.5, 0.1])
+        s = sample(pred_score=node)
+        self.assertNotIn('selected_paths', format_prediction(s, self.tree, 1))
+        result = format_prediction(s, self.tree, 1, threshold=0.6)
+        self.assertEqual(result['threshold'], 0.6)
+        self.assertEqual([e['nodes'] for e in result['selected_paths']],
+                         [['A', 'C'], ['B', 'E']])
+        result = format_prediction(s, self.tree, 1, threshold=0.5)
+        self.assertEqual([e['nodes'] for e in result['selected_paths']],
+                         [['A', 'C'], ['B', 'E'], ['B', 'F']])
+        result = format_prediction(s, self.tree, 1, threshold=0.65)
+        self.assertEqual([e['nodes'] for e in result['selected_paths']],
+                         [['A', 'C']])
+
     def test_path_without_beams_ranks_other_leaves(self):
         # HierNet: pred_path (log P in pred_path_score), P(v) per node
         node = torch.tensor([0.6, 0.4, 0.5, 0.1, 0.3, 0.0, 0.1])

@@ -94,6 +94,43 @@ class TestPredictTool(TestCase):
         self.assertEqual(len(results[0]['paths']), 1)
         self.assertNotIn('drawn to', text)
 
+    def test_multi_label_uses_the_checkpoint_threshold(self):
+        import torch
+        cfg = osp.join(self.tmp, 'ml.py')
+        with open(self.cfg) as f:
+            text = f.read()
+        with open(cfg, 'w') as f:
+            f.write(
+                text.replace('beam_size=3))',
+                             'beam_size=3, multi_label=True))'))
+        ckpt = osp.join(self.tmp, 'ml.pth')
+        thm.write_checkpoint(cfg, ckpt)
+        data = torch.load(ckpt)
+        # as HierThresholdHook stores it after validating these weights
+        data['meta']['hier_threshold'] = dict(
+            threshold=0.37,
+            key='hier/threshold',
+            thresholds={'hier/threshold': 0.37},
+            epoch=4,
+            iter=40)
+        torch.save(data, ckpt)
+        results, text = self.run_tool(self.img_dir, cfg, ckpt, '--device',
+                                      'cpu')
+        self.assertIn(
+            'multi-label threshold 0.37 (from checkpoint '
+            f"{ckpt}: meta['hier_threshold'] (hier/threshold validated at "
+            'epoch 4, iter 40))', text)
+        self.assertIn('selected (multi-label):', text)
+        for result in results:
+            self.assertEqual(result['threshold'], 0.37)
+            for entry in result['selected_paths']:
+                self.assertGreaterEqual(entry['score'], 0.37)
+        results, text = self.run_tool(self.img_dir, cfg, ckpt, '--device',
+                                      'cpu', '--threshold', 0.99)
+        self.assertIn(
+            'multi-label threshold 0.99 (from the threshold argument)', text)
+        self.assertEqual(results[0]['threshold'], 0.99)
+
     def test_argument_errors(self):
         err = io.StringIO()
         with contextlib.redirect_stderr(err), self.assertRaises(SystemExit):
@@ -104,3 +141,7 @@ class TestPredictTool(TestCase):
             predict.parse_args(
                 [self.files[0], self.cfg, self.ckpt, '--topk', '0'])
         self.assertIn('--topk must be >= 1', err.getvalue())
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit):
+            predict.parse_args(
+                [self.files[0], self.cfg, self.ckpt, '--threshold', '1.5'])
+        self.assertIn('--threshold must be in [0, 1]', err.getvalue())

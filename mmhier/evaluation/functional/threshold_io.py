@@ -2,12 +2,21 @@
 """Carry the multi-label threshold chosen on validation over to testing.
 
 The DHNN paper (sec. 4.2) picks the threshold that maximises F1 on the
-validation set and applies it unchanged on the test set. In mmhier the
-validation metric (``threshold='auto'``) writes the chosen value to a small
-JSON file, by default ``<work_dir>/hier_threshold.json``; the test metric
-(``threshold='from_val'``) reads it back. :func:`set_threshold_files` fills
-the file name into a config, so ``tools/train.py`` and ``tools/test.py`` of
-the same config and work_dir meet at the same file.
+validation set and applies it unchanged on the test set. Two carriers:
+
+- the checkpoint: :class:`mmhier.engine.hooks.HierThresholdHook` stores the
+  thresholds validated on a checkpoint's own weights in its
+  ``meta['hier_threshold']`` and, when a checkpoint is loaded (``load_from``,
+  ``tools/test.py``), publishes that entry in the ``MessageHub``
+  (:data:`RUNTIME_KEY`). ``threshold='from_val'`` uses it first, so an
+  earlier or a "best" checkpoint is tested with its own threshold.
+- a JSON file, by default ``<work_dir>/hier_threshold.json`` (other metric
+  prefixes: ``<work_dir>/<prefix>_threshold.json``): the validation metric
+  (``threshold='auto'``) writes every chosen value there; the test metric
+  falls back to its latest entry, with a warning, only when the tested
+  checkpoint carries no threshold. :func:`set_threshold_files` fills the
+  file name into a config, so ``tools/train.py`` and ``tools/test.py`` of
+  the same config and work_dir meet at the same file.
 
 File format::
 
@@ -18,15 +27,23 @@ File format::
 import json
 import os
 import os.path as osp
-from typing import Any, Optional, Union
+from typing import Any, Optional, Tuple, Union
+
+from mmengine.logging import MessageHub, print_log
 
 __all__ = [
-    'THRESHOLD_FILE', 'THRESHOLD_METRICS', 'save_threshold', 'load_threshold',
-    'resolve_threshold', 'set_threshold_files'
+    'THRESHOLD_FILE', 'THRESHOLD_METRICS', 'CHECKPOINT_KEY', 'RUNTIME_KEY',
+    'save_threshold', 'load_threshold', 'load_threshold_entry',
+    'resolve_threshold', 'find_val_threshold', 'threshold_file_name',
+    'set_threshold_files'
 ]
 
 #: File name of the stored threshold inside the work_dir.
 THRESHOLD_FILE = 'hier_threshold.json'
+#: Key of the validated thresholds in a checkpoint's ``meta``.
+CHECKPOINT_KEY = 'hier_threshold'
+#: ``MessageHub`` runtime info holding the loaded checkpoint's entry.
+RUNTIME_KEY = 'hier/checkpoint_threshold'
 #: Metric types that take ``threshold`` / ``threshold_file``.
 THRESHOLD_METRICS = ('HierMultiLabelMetric', 'HierF1')
 
@@ -59,6 +76,12 @@ def save_threshold(file: str, threshold: float, **info: Any) -> dict:
 
 def load_threshold(file: str) -> float:
     """The threshold stored in ``file`` by a validation run."""
+    return float(load_threshold_entry(file)['threshold'])
+
+
+def load_threshold_entry(file: str) -> dict:
+    """The latest entry of ``file`` (``threshold`` and what was saved with
+    it, e.g. ``node_threshold``, ``epoch``), without ``history``."""
     if not osp.isfile(file):
         raise FileNotFoundError(
             f'threshold file {file} does not exist: run validation with '
@@ -74,21 +97,89 @@ def load_threshold(file: str) -> float:
             data.get('threshold'), (int, float)):
         raise ValueError(f'threshold file {file} has no numeric '
                          f'"threshold" entry, got {data!r:.200}')
-    return float(data['threshold'])
+    return {k: v for k, v in data.items() if k != 'history'}
 
 
 def resolve_threshold(threshold: Union[float, str, None],
-                      threshold_file: Optional[str]) -> Optional[float]:
-    """A fixed threshold: a float as is, ``'from_val'`` read from
-    ``threshold_file``, ``None`` as ``None``."""
+                      threshold_file: Optional[str],
+                      key: str = 'hier/threshold') -> Optional[float]:
+    """A fixed threshold: a float as is, ``'from_val'`` by
+    :func:`find_val_threshold`, ``None`` as ``None``."""
     if threshold is None or isinstance(threshold, (int, float)):
         return None if threshold is None else float(threshold)
     if threshold == 'from_val':
-        if threshold_file is None:
-            raise ValueError("threshold='from_val' needs threshold_file")
-        return load_threshold(threshold_file)
+        return find_val_threshold(threshold_file, key)[0]
     raise ValueError(f"threshold must be a float or 'from_val' here, got "
                      f'{threshold!r}')
+
+
+def _describe(entry: dict) -> str:
+    parts = [f'{k} {entry[k]}' for k in ('epoch', 'iter') if k in entry]
+    return ', '.join(parts) if parts else 'unknown epoch'
+
+
+def find_val_threshold(threshold_file: Optional[str],
+                       key: str = 'hier/threshold') -> Tuple[float, str]:
+    """The validated threshold of the model under test, and where it came
+    from.
+
+    1. The loaded checkpoint's own threshold: ``meta['hier_threshold']``
+       published by :class:`mmhier.engine.hooks.HierThresholdHook` when the
+       Runner loaded the checkpoint (``thresholds[key]``).
+    2. Else the latest entry of ``threshold_file`` (``node_threshold`` for
+       a ``key`` ending in ``node_threshold``), with a warning: that entry
+       belongs to the last validation run, not necessarily to the weights
+       under test.
+
+    Args:
+        threshold_file: The JSON file written by the validation metric.
+        key: The metric key of the threshold, ``'<prefix>/threshold'`` or
+            ``'<prefix>/node_threshold'``.
+
+    Returns:
+        tuple: the threshold and a description of its source for the log.
+    """
+    hub = MessageHub.get_current_instance()
+    loaded = hub.get_info(RUNTIME_KEY)
+    if loaded is not None:
+        entry = loaded.get('entry') or {}
+        name = loaded.get('checkpoint') or 'the loaded checkpoint'
+        value = (entry.get('thresholds') or {}).get(key)
+        if value is not None:
+            return float(value), (f'stored in checkpoint {name}, validated '
+                                  f'at {_describe(entry)}')
+        why = ('it was saved before any validation of its weights'
+               if entry else 'it was saved without HierThresholdHook')
+        reason = (f'checkpoint {name} stores no validated {key} ({why}); ')
+    else:
+        reason = ('no checkpoint threshold was published (no checkpoint '
+                  'loaded by a Runner with HierThresholdHook); ')
+    if threshold_file is None:
+        raise ValueError(f'{reason}and no threshold_file is set: give '
+                         'threshold=<float>')
+    entry = load_threshold_entry(threshold_file)
+    field = ('node_threshold'
+             if key.split('/')[-1] == 'node_threshold' else 'threshold')
+    if not isinstance(entry.get(field), (int, float)):
+        raise ValueError(f'{reason}and {threshold_file} has no numeric '
+                         f'"{field}"')
+    print_log(
+        f'{reason}falling back to the latest entry of {threshold_file} '
+        f'({_describe(entry)}), which may belong to other weights than '
+        'those under test',
+        logger='current',
+        level=30)
+    return float(entry[field]), (f'latest entry of {threshold_file}, '
+                                 f'validated at {_describe(entry)}')
+
+
+def threshold_file_name(prefix: Optional[str] = None) -> str:
+    """``hier_threshold.json`` for the default prefix ``'hier'`` (or none),
+    else ``<prefix>_threshold.json``, so that two metrics do not overwrite
+    each other's file."""
+    if not prefix or prefix == 'hier':
+        return THRESHOLD_FILE
+    return f'{prefix.replace("/", "_")}_threshold.json'
 
 
 def _metric_cfgs(evaluator: Any) -> list:
@@ -103,7 +194,9 @@ def _metric_cfgs(evaluator: Any) -> list:
 
 def set_threshold_files(cfg: Any, work_dir: Optional[str] = None) -> list:
     """Point the threshold metrics of ``val_evaluator`` / ``test_evaluator``
-    at ``<work_dir>/hier_threshold.json`` where no file is set.
+    at ``<work_dir>/hier_threshold.json`` where no file is set (a metric
+    with another ``prefix`` at ``<work_dir>/<prefix>_threshold.json``, see
+    :func:`threshold_file_name`; ``HierF1`` reads the default file).
 
     Call it in ``tools/train.py`` and ``tools/test.py`` after
     ``cfg.work_dir`` is resolved. Metrics with a float threshold are left
@@ -131,6 +224,9 @@ def set_threshold_files(cfg: Any, work_dir: Optional[str] = None) -> list:
                 'auto' if kind == 'HierMultiLabelMetric' else None)
             if thr in ('auto',
                        'from_val') and not metric.get('threshold_file'):
-                metric['threshold_file'] = osp.join(work_dir, THRESHOLD_FILE)
+                name = threshold_file_name(
+                    metric.get('prefix') if kind ==
+                    'HierMultiLabelMetric' else None)
+                metric['threshold_file'] = osp.join(work_dir, name)
                 changed.append(metric)
     return changed

@@ -6,13 +6,14 @@ from mmengine.logging import MessageHub, print_log
 from mmpretrain.registry import METRICS
 
 from mmhier.structures import ClassTree
-from ..functional import (get_gt_paths, get_pred_score, gt_node_sets,
-                          max_child_scores, path_min_scores, resolve_threshold,
+from ..functional import (find_val_threshold, get_gt_paths, get_pred_score,
+                          gt_node_sets, max_child_scores, path_min_scores,
                           save_threshold, to_paths, to_scores)
 from .base_hier_metric import BaseHierMetric, f1_from
 
 AVERAGES = ('micro', 'macro', 'weighted')
 KINDS = ('path', 'node')
+DEFINITIONS = ('maximal', 'authors')
 Averages = Union[str, Sequence[str]]
 
 
@@ -26,18 +27,35 @@ class HierMultiLabelMetric(BaseHierMetric):
     sigmoid classifier over the N nodes). The score of the path ending at
     node j is the minimum node score along it, :math:`m_j`; "a path is
     selected if all logits of the nodes in the path are above the
-    threshold" becomes :math:`m_j \ge \tau`.
+    threshold" becomes :math:`m_j \ge \tau` (the rule of the heads too).
+    The classes are the N nodes, and the N root-to-node paths named by
+    their last node. A path is *true* when it is one of the ground-truth
+    paths as a whole; a node when it lies on a ground-truth path.
 
-    - **node F1**: the classes are the N nodes; node j is predicted when
-      :math:`m_j \ge \tau` (the union of the selected paths), and is true
-      when it lies on a ground-truth path.
-    - **path F1**: the classes are the N root-to-node paths, named by their
-      last node. The path ending at j is predicted when it is selected and
-      none of its children's paths is (it is a maximal selected path: a
-      selected path that goes on is scored as the longer path only); it is
-      true when it is one of the ground-truth paths as a whole. So a
+    ``definition='maximal'`` (mmhier's default):
+
+    - **node F1**: node j is predicted when :math:`m_j \ge \tau` (the
+      union of the selected paths);
+    - **path F1**: the path ending at j is predicted when it is selected
+      and none of its children's paths is (a maximal selected path: a
+      selected path that goes on is scored as the longer path only). So a
       prediction that stops above a ground-truth leaf, or goes below a
       ground truth that stops at an inner node, is wrong for both paths.
+    - one threshold, tuned for ``select_by``, serves both scores.
+
+    ``definition='authors'`` (the DHNN authors' evaluation scripts,
+    ``PR-path-bulk-ori-val-te.py`` and ``PR-kube-node-bulk-val-te.py`` in
+    github.com/jaehoonkoo/h_classification):
+
+    - **path F1**: every selected path is predicted, its prefixes included
+      (:math:`m_j \ge \tau`);
+    - **node F1**: node j is predicted on its own sigmoid,
+      :math:`s_j \ge \tau_{node}`, whatever its ancestors score;
+    - with ``threshold='auto'`` the path threshold is tuned for path F1
+      and a separate ``node_threshold`` for node F1.
+
+    Common to both:
+
     - ``PATH_UNKNOWN``: for a ground-truth row known only down to node v,
       v's nodes are positives, nodes strictly below v are not judged, and
       no path ending at v or below is judged (the true path may stop at v
@@ -52,38 +70,57 @@ class HierMultiLabelMetric(BaseHierMetric):
       nothing: ``micro`` is the average that penalises predicting paths
       that never occur). A ratio with a zero denominator is 0.
 
-    Threshold: with ``threshold='auto'`` (validation) every distinct path
-    score of the data is a candidate (up to ``max_candidates`` of them,
-    else evenly spaced quantiles of them) and the one with the best
-    ``select_by`` F1 (first ``average``; ties go to the higher threshold)
+    Threshold: with ``threshold='auto'`` (validation) every distinct score
+    that can change the predictions is a candidate (up to
+    ``max_candidates`` of them, else evenly spaced quantiles of them; or
+    the grid ``0, search_step, ..., 1``, the authors used 0.01) and the one
+    with the best F1 (first ``average``; ties go to the higher threshold)
     is kept. Any threshold between that score and the next lower distinct
     one selects the same paths, so the midpoint is stored, applied and
-    returned as ``hier/threshold``; it is logged and, with
-    ``threshold_file``, written to JSON. With ``threshold='from_val'``
-    (testing) the stored value is read from ``threshold_file`` and
-    applied unchanged; a float is applied as is. ``tools/train.py`` and
-    ``tools/test.py`` point ``threshold_file`` at
-    ``<work_dir>/hier_threshold.json`` when it is None
+    returned as ``hier/threshold`` (and ``hier/node_threshold``); it is
+    logged and, with ``threshold_file``, written to JSON. With
+    ``threshold='from_val'`` (testing) the threshold stored in the tested
+    checkpoint by :class:`mmhier.engine.hooks.HierThresholdHook` is applied,
+    else the latest entry of ``threshold_file`` (with a warning, see
+    :func:`mmhier.evaluation.functional.find_val_threshold`); a float is
+    applied as is. ``tools/train.py`` and ``tools/test.py`` point
+    ``threshold_file`` at ``<work_dir>/hier_threshold.json`` (another
+    ``prefix``: ``<work_dir>/<prefix>_threshold.json``) when it is None
     (:func:`mmhier.evaluation.set_threshold_files`).
 
     Values are percentages. Result keys: ``hier/path_f1``,
     ``hier/path_precision``, ``hier/path_recall``, ``hier/node_f1``,
-    ``hier/node_precision``, ``hier/node_recall``, ``hier/threshold``;
-    with several averages each key ends in ``_{average}``.
+    ``hier/node_precision``, ``hier/node_recall``, ``hier/threshold``
+    (and ``hier/node_threshold`` with ``definition='authors'``); with
+    several averages each F1/precision/recall key ends in ``_{average}``.
 
     Args:
-        threshold: ``'auto'`` (search, store), ``'from_val'`` (read
-            ``threshold_file``) or a float.
+        threshold: ``'auto'`` (search, store), ``'from_val'`` (the tested
+            checkpoint's, else ``threshold_file``'s) or a float.
         threshold_file: The JSON file of the threshold.
         average: ``'micro'``, ``'macro'``, ``'weighted'`` or a sequence of
             them. Defaults to ``'weighted'``.
         select_by: ``'path_f1'`` or ``'node_f1'``: the F1 the search
-            maximises. Defaults to ``'path_f1'``.
-        max_candidates: Most thresholds tried by the search.
+            maximises with ``definition='maximal'``. Defaults to
+            ``'path_f1'``.
+        definition: ``'maximal'`` or ``'authors'`` (see above).
+        node_threshold: With ``definition='authors'`` and a float
+            ``threshold``: the node threshold (defaults to ``threshold``).
+        search_step: Search the grid ``0, step, ..., 1`` instead of every
+            distinct score (the authors: 0.01). None for the exact search.
+        max_candidates: Most thresholds tried by the exact search.
         tree: The class tree; defaults to ``dataset_meta['class_tree']``.
         collect_device: Device for gathering results across ranks.
         prefix: Prefix of the result keys. Defaults to ``'hier'``.
         collect_dir: Directory for gathering results on the CPU.
+
+    Examples:
+        >>> # both definitions side by side (the Open Images configs)
+        >>> val_evaluator = [
+        ...     dict(type='HierMultiLabelMetric', threshold='auto'),
+        ...     dict(type='HierMultiLabelMetric', threshold='auto',
+        ...          definition='authors', search_step=0.01,
+        ...          prefix='hier_authors')]
     """
 
     def __init__(self,
@@ -91,6 +128,9 @@ class HierMultiLabelMetric(BaseHierMetric):
                  threshold_file: Optional[str] = None,
                  average: Averages = 'weighted',
                  select_by: str = 'path_f1',
+                 definition: str = 'maximal',
+                 node_threshold: Optional[float] = None,
+                 search_step: Optional[float] = None,
                  max_candidates: int = 1000,
                  tree: Any = None,
                  collect_device: str = 'cpu',
@@ -112,6 +152,15 @@ class HierMultiLabelMetric(BaseHierMetric):
         if select_by not in ('path_f1', 'node_f1'):
             raise ValueError("select_by must be 'path_f1' or 'node_f1', got "
                              f'{select_by!r}')
+        _check_definition(definition)
+        if node_threshold is not None and (
+                definition != 'authors'
+                or not isinstance(threshold, (int, float))):
+            raise ValueError(
+                "node_threshold goes with definition='authors' and a float "
+                f'threshold, got node_threshold={node_threshold!r}, '
+                f'definition={definition!r}, threshold={threshold!r}')
+        _check_step(search_step)
         if not isinstance(max_candidates, int) or max_candidates < 2:
             raise ValueError('max_candidates must be an int >= 2, got '
                              f'{max_candidates!r}')
@@ -119,6 +168,9 @@ class HierMultiLabelMetric(BaseHierMetric):
         self.threshold_file = threshold_file
         self.average = _check_average(average)
         self.select_by = select_by
+        self.definition = definition
+        self.node_threshold = node_threshold
+        self.search_step = search_step
         self.max_candidates = max_candidates
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -130,29 +182,49 @@ class HierMultiLabelMetric(BaseHierMetric):
                     gt_path=get_gt_paths(sample, tree),
                     pred_score=get_pred_score(sample, tree)))
 
+    def _fields(self) -> Tuple[Tuple[str, str], ...]:
+        """``(result field, F1 it is tuned for)`` of each threshold."""
+        if self.definition == 'authors':
+            return (('threshold', 'path_f1'), ('node_threshold', 'node_f1'))
+        return (('threshold', self.select_by), )
+
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         tree = self.tree
         gt = self.stack_paths([r['gt_path'] for r in results])
         scores = torch.stack([r['pred_score'] for r in results])
         name = type(self).__name__
+        thresholds: Dict[str, float] = {}
         if self.threshold == 'auto':
-            threshold, best = self.search_threshold(scores, gt, tree,
-                                                    self.average[0],
-                                                    self.select_by,
-                                                    self.max_candidates)
-            print_log(
-                f'{name}: threshold {threshold:.6g} maximises validation '
-                f'{self.select_by} ({self.average[0]}) = {best:.4f} on '
-                f'{len(results)} samples',
-                logger='current')
+            info: Dict[str, Any] = {}
+            for field, select_by in self._fields():
+                thr, best = self.search_threshold(scores, gt, tree,
+                                                  self.average[0], select_by,
+                                                  self.max_candidates,
+                                                  self.definition,
+                                                  self.search_step)
+                thresholds[field] = thr
+                info[field] = (select_by, best)
+                print_log(
+                    f'{name} ({self.prefix}, {self.definition}): {field} '
+                    f'{thr:.6g} maximises validation {select_by} '
+                    f'({self.average[0]}) = {best:.4f} on {len(results)} '
+                    'samples',
+                    logger='current')
             if self.threshold_file is not None:
                 hub = MessageHub.get_current_instance()
+                extra = {}
+                if 'node_threshold' in thresholds:
+                    extra = dict(
+                        node_threshold=thresholds['node_threshold'],
+                        node_score=info['node_threshold'][1])
                 save_threshold(
                     self.threshold_file,
-                    threshold,
-                    select_by=self.select_by,
+                    thresholds['threshold'],
+                    **extra,
+                    select_by=info['threshold'][0],
                     average=self.average[0],
-                    score=best,
+                    score=info['threshold'][1],
+                    definition=self.definition,
                     num_samples=len(results),
                     epoch=hub.get_info('epoch'),
                     iter=hub.get_info('iter'))
@@ -161,14 +233,26 @@ class HierMultiLabelMetric(BaseHierMetric):
                     f'{self.threshold_file}',
                     logger='current')
         else:
-            threshold = resolve_threshold(self.threshold, self.threshold_file)
-            source = (f'from {self.threshold_file}'
-                      if self.threshold == 'from_val' else 'as configured')
-            print_log(
-                f'{name}: threshold {threshold:.6g} ({source})',
-                logger='current')
-        out = self.calculate(scores, gt, tree, threshold, self.average)
-        out['threshold'] = threshold
+            for field, _ in self._fields():
+                if self.threshold == 'from_val':
+                    key = f'{self.prefix}/{field}' if self.prefix else field
+                    value, source = find_val_threshold(self.threshold_file,
+                                                       key)
+                else:
+                    value = self.threshold
+                    if field == 'node_threshold' and \
+                            self.node_threshold is not None:
+                        value = self.node_threshold
+                    value, source = float(value), 'as configured'
+                thresholds[field] = value
+                print_log(
+                    f'{name} ({self.prefix}, {self.definition}): {field} '
+                    f'{value:.6g} ({source})',
+                    logger='current')
+        out = self.calculate(scores, gt, tree, thresholds['threshold'],
+                             self.average, self.definition,
+                             thresholds.get('node_threshold'))
+        out.update(thresholds)
         return out
 
     @staticmethod
@@ -176,8 +260,10 @@ class HierMultiLabelMetric(BaseHierMetric):
                   gt_paths: Any,
                   tree: Any,
                   threshold: float = 0.5,
-                  average: Averages = 'weighted') -> Dict[str, float]:
-        """Path and node precision, recall and F1 at one threshold.
+                  average: Averages = 'weighted',
+                  definition: str = 'maximal',
+                  node_threshold: Optional[float] = None) -> Dict[str, float]:
+        """Path and node precision, recall and F1 at fixed thresholds.
 
         Args:
             pred_scores: ``(B, N)`` node scores (tensor, array or lists).
@@ -188,32 +274,55 @@ class HierMultiLabelMetric(BaseHierMetric):
                 least this.
             average: One or several of ``'micro'``, ``'macro'``,
                 ``'weighted'``.
+            definition: ``'maximal'`` or ``'authors'`` (see the class).
+            node_threshold: ``'authors'`` only: the threshold on each
+                node's own score; defaults to ``threshold``.
 
         Returns:
             dict: ``{kind}_{precision,recall,f1}`` for kind ``path`` and
             ``node``, in percent; keys end in ``_{average}`` when several
             averages are asked for.
+
+        Examples:
+            >>> tree = {'A': ['C'], 'B': []}  # A=0, B=1, C=2
+            >>> # truth A/C; C scores .4: A is selected, A/C is not
+            >>> res = HierMultiLabelMetric.calculate(
+            ...     [[.9, .1, .4]], [[[0, 2]]], tree, .5,
+            ...     definition='authors')
+            >>> res['path_precision'], res['node_recall']
+            (0.0, 50.0)
         """
         average = _check_average(average)
+        _check_definition(definition)
         tree = ClassTree.build(tree)
-        counts = _counts(pred_scores, gt_paths, tree,
-                         torch.tensor([float(threshold)], dtype=torch.double))
+        if node_threshold is not None and definition != 'authors':
+            raise ValueError("node_threshold goes with definition='authors'"
+                             f', got definition={definition!r}')
+        thresholds = dict(
+            path=threshold,
+            node=threshold if node_threshold is None else node_threshold)
+        parts = _ingredients(pred_scores, gt_paths, tree, definition)
         out = {}
         for kind in KINDS:
+            cand = torch.tensor([float(thresholds[kind])], dtype=torch.double)
+            counts = _interval_counts(*parts[kind], cand)
             for avg in average:
-                values = _average(*counts[kind], avg)
+                values = _average(*counts, avg)
                 tail = f'_{avg}' if len(average) > 1 else ''
                 for name, v in zip(('precision', 'recall', 'f1'), values):
                     out[f'{kind}_{name}{tail}'] = float(v[0])
         return out
 
     @staticmethod
-    def search_threshold(pred_scores: Any,
-                         gt_paths: Any,
-                         tree: Any,
-                         average: str = 'weighted',
-                         select_by: str = 'path_f1',
-                         max_candidates: int = 1000) -> Tuple[float, float]:
+    def search_threshold(
+            pred_scores: Any,
+            gt_paths: Any,
+            tree: Any,
+            average: str = 'weighted',
+            select_by: str = 'path_f1',
+            max_candidates: int = 1000,
+            definition: str = 'maximal',
+            search_step: Optional[float] = None) -> Tuple[float, float]:
         """The threshold that maximises F1 on the given (validation) data.
 
         Args:
@@ -221,9 +330,14 @@ class HierMultiLabelMetric(BaseHierMetric):
             gt_paths: ``(B, P, T)`` ground-truth paths.
             tree: The class tree.
             average: ``'micro'``, ``'macro'`` or ``'weighted'``.
-            select_by: ``'path_f1'`` or ``'node_f1'``.
+            select_by: ``'path_f1'`` or ``'node_f1'``; with
+                ``definition='authors'`` the node F1's threshold is the
+                ``node_threshold``.
             max_candidates: Most thresholds tried; beyond that many
-                distinct path scores, evenly spaced quantiles are tried.
+                distinct scores, evenly spaced quantiles are tried.
+            definition: ``'maximal'`` or ``'authors'``.
+            search_step: Try the grid ``0, step, ..., 1`` instead (the
+                threshold returned is then a grid value).
 
         Returns:
             tuple: the threshold and the F1 (percent) it reaches.
@@ -232,21 +346,34 @@ class HierMultiLabelMetric(BaseHierMetric):
         if select_by not in ('path_f1', 'node_f1'):
             raise ValueError("select_by must be 'path_f1' or 'node_f1', got "
                              f'{select_by!r}')
+        _check_definition(definition)
+        _check_step(search_step)
         tree = ClassTree.build(tree)
         scores = to_scores(pred_scores, 'pred_scores').double()
         if scores.dim() != 2 or scores.numel() == 0:
             raise ValueError('pred_scores must be a non-empty (B, N) '
                              f'array, got shape {tuple(scores.shape)}')
-        # Selections only change at the distinct path scores.
-        distinct = torch.unique(path_min_scores(scores, tree))
-        exact = len(distinct) <= max_candidates
-        if exact:
-            cands = distinct
+        parts = _ingredients(scores, gt_paths, tree, definition)
+        lo, hi, pos, judged = parts[select_by[:4]]
+        if search_step is not None:
+            # float32 grid values, as the authors' np.float32(p * 0.01):
+            # float32 scores equal to a grid value then compare as equal
+            steps = int(round(1 / search_step))
+            cands = (torch.arange(steps + 1, dtype=torch.double) *
+                     search_step).clamp(max=1.).float().double()
+            exact = False
         else:
-            pick = torch.linspace(0, len(distinct) - 1, max_candidates)
-            cands = distinct[pick.round().long().unique()]
-        counts = _counts(scores, gt_paths, tree, cands)
-        f1 = _average(*counts[select_by[:4]], average)[2]
+            # The predictions only change at the distinct values of hi
+            # (lo, for maximal paths, holds values of hi too).
+            distinct = torch.unique(hi)
+            exact = len(distinct) <= max_candidates
+            if exact:
+                cands = distinct
+            else:
+                pick = torch.linspace(0, len(distinct) - 1, max_candidates)
+                cands = distinct[pick.round().long().unique()]
+        f1 = _average(*_interval_counts(lo, hi, pos, judged, cands),
+                      average)[2]
         # Ties go to the higher threshold (fewer predicted paths).
         g = len(f1) - 1 - int(torch.argmax(f1.flip(0)))
         threshold = float(cands[g])
@@ -257,6 +384,19 @@ class HierMultiLabelMetric(BaseHierMetric):
         return threshold, float(f1[g])
 
 
+def _check_definition(definition: str) -> None:
+    if definition not in DEFINITIONS:
+        raise ValueError(f'definition must be one of {DEFINITIONS}, got '
+                         f'{definition!r}')
+
+
+def _check_step(step: Optional[float]) -> None:
+    number = isinstance(step, (int, float)) and not isinstance(step, bool)
+    if step is not None and not (number and 0 < step <= 1):
+        raise ValueError(f'search_step must be None or in (0, 1], got '
+                         f'{step!r}')
+
+
 def _check_average(average: Averages) -> Tuple[str, ...]:
     average = (average, ) if isinstance(average, str) else tuple(average)
     if not average or any(a not in AVERAGES for a in average):
@@ -265,20 +405,12 @@ def _check_average(average: Averages) -> Tuple[str, ...]:
     return average
 
 
-def _counts(pred_scores: Any, gt_paths: Any, tree: ClassTree,
-            cands: torch.Tensor) -> Dict[str, tuple]:
-    """Per-class counts at each candidate threshold, without a loop over
-    thresholds.
-
-    Node j is predicted at threshold c when ``m_j >= c`` and the path
-    ending at j when ``max_child_m_j < c <= m_j``: each (sample, class)
-    pair is predicted for an interval of thresholds, so the counts come
-    from +1/-1 marks at the interval ends and a cumulative sum.
-
-    Returns:
-        dict: for ``'path'`` and ``'node'``, ``(tp, pred_pos, support)``
-        with ``tp``, ``pred_pos`` ``(G, N)`` and ``support`` ``(N,)``.
-    """
+def _ingredients(pred_scores: Any, gt_paths: Any, tree: ClassTree,
+                 definition: str) -> Dict[str, tuple]:
+    """For each kind, ``(lo, hi, pos, judged)``: class j of sample b is
+    predicted at threshold c when ``lo[b, j] < c <= hi[b, j]`` (``lo``
+    None: no lower end), is a positive when ``pos`` and is judged when
+    ``judged`` (all ``(B, N)``)."""
     scores = to_scores(pred_scores, 'pred_scores').double()
     gt = to_paths(gt_paths, tree.max_depth, 'gt_paths')
     if gt.dim() == 2:
@@ -287,29 +419,46 @@ def _counts(pred_scores: Any, gt_paths: Any, tree: ClassTree,
         raise ValueError(f'pred_scores must be (B, N) for {gt.shape[0]} '
                          f'samples, got shape {tuple(scores.shape)}')
     m = path_min_scores(scores, tree)
-    lo = max_child_scores(m, tree)
     node_pos, node_judged, path_pos, path_judged = gt_node_sets(gt, tree)
-    g, n = len(cands), tree.num_nodes
-    # end: number of candidates <= m, i.e. the first g with c_g > m.
-    end = torch.searchsorted(cands, m, right=True)
-    column = torch.arange(n).expand_as(m)
-    out = {}
-    for kind, start, pos, judged in (('node', torch.zeros_like(end), node_pos,
-                                      node_judged), ('path',
-                                                     torch.searchsorted(
-                                                         cands, lo,
-                                                         right=True), path_pos,
-                                                     path_judged)):
-        live = start < end
-        marks = []
-        for weight in (pos & live, judged & live):
-            w = weight.double()
-            delta = torch.zeros((g + 1) * n, dtype=torch.double)
-            delta.index_add_(0, (start * n + column).flatten(), w.flatten())
-            delta.index_add_(0, (end * n + column).flatten(), -w.flatten())
-            marks.append(delta.view(g + 1, n).cumsum(0)[:g].round())
-        out[kind] = (marks[0], marks[1], pos.sum(0).double())
-    return out
+    if definition == 'maximal':
+        # node: m_j >= c; path: selected, no child's path selected
+        return dict(
+            node=(None, m, node_pos, node_judged),
+            path=(max_child_scores(m, tree), m, path_pos, path_judged))
+    # the authors: every selected path; each node on its own score
+    return dict(
+        node=(None, scores, node_pos, node_judged),
+        path=(None, m, path_pos, path_judged))
+
+
+def _interval_counts(lo: Optional[torch.Tensor], hi: torch.Tensor,
+                     pos: torch.Tensor, judged: torch.Tensor,
+                     cands: torch.Tensor) -> tuple:
+    """Per-class counts at each candidate threshold, without a loop over
+    thresholds.
+
+    Each (sample, class) pair is predicted for the interval of candidates
+    ``lo < c <= hi``, so the counts come from +1/-1 marks at the interval
+    ends and a cumulative sum.
+
+    Returns:
+        tuple: ``tp``, ``pred_pos`` ``(G, N)`` and ``support`` ``(N,)``.
+    """
+    g, n = len(cands), hi.shape[1]
+    # end: number of candidates <= hi, i.e. the first g with c_g > hi.
+    end = torch.searchsorted(cands, hi.contiguous(), right=True)
+    start = torch.zeros_like(end) if lo is None else torch.searchsorted(
+        cands, lo.contiguous(), right=True)
+    column = torch.arange(n).expand_as(hi)
+    live = start < end
+    marks = []
+    for weight in (pos & live, judged & live):
+        w = weight.double()
+        delta = torch.zeros((g + 1) * n, dtype=torch.double)
+        delta.index_add_(0, (start * n + column).flatten(), w.flatten())
+        delta.index_add_(0, (end * n + column).flatten(), -w.flatten())
+        marks.append(delta.view(g + 1, n).cumsum(0)[:g].round())
+    return marks[0], marks[1], pos.sum(0).double()
 
 
 def _average(tp: torch.Tensor, pred_pos: torch.Tensor, support: torch.Tensor,

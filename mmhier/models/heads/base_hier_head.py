@@ -54,7 +54,9 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
     - ``pred_node_score`` ``(N,)``: the score of node j at its own step
       (softmax or sigmoid of ``o_t`` at ``t = depth(j) - 1``).
     - Multi-label only: ``pred_paths`` ``(P, T)``, the selected paths (all
-      node scores above ``threshold``; only the deepest, prefixes implied).
+      node scores ``>= threshold``; only the deepest, prefixes implied).
+      ``HierInferencer`` sets ``threshold`` to the one validated for the
+      checkpoint (``meta['hier_threshold']``).
 
     Args:
         tree: The class tree, anything :meth:`ClassTree.build` accepts.
@@ -66,7 +68,9 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
         beam_size: k of the beam search (1 is greedy). Clipped to the number
             of nodes that may end a path.
         multi_label: Sigmoid outputs and several paths per image.
-        threshold: Multi-label selection threshold on the sigmoid scores.
+        threshold: Multi-label selection threshold on the sigmoid scores
+            (a path is selected when all its node scores are ``>=`` it),
+            until a validated one replaces it.
         loss_weight: Factor on the loss.
         init_cfg: mmengine init config.
     """
@@ -296,7 +300,7 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
         """DataSamples from sigmoid node scores (multi-label heads).
 
         The selected paths (``pred_paths``) are those whose node scores are
-        all above ``self.threshold`` (only the deepest, see
+        all ``>= self.threshold`` (only the deepest, see
         :func:`select_label_nodes`); ``pred_path`` and the beam are the best
         paths by minimum node score, computed exactly from the scores.
         """

@@ -49,10 +49,13 @@ def select_label_nodes(node_scores: Tensor,
                        can_stop: Optional[Tensor] = None) -> Tensor:
     """Nodes whose path is selected by thresholding (multi-label).
 
-    A node's path is above threshold when all its node scores are
-    ``> threshold``. A node is returned when its path is above threshold, it
-    may end a path (``can_stop``) and none of its children is above
-    threshold: the deepest selected paths, whose prefixes are implied.
+    A node's path is selected when all its node scores are
+    ``>= threshold``, the rule of :class:`HierMultiLabelMetric` (whose
+    validated threshold is the midpoint between two distinct path scores,
+    so the rule at equality only matters for thresholds set by hand). A
+    node is returned when its path is selected, it may end a path
+    (``can_stop``) and none of its children's paths is selected: the
+    deepest selected paths, whose prefixes are implied.
 
     Args:
         node_scores: ``(B, N)`` node scores.
@@ -64,7 +67,7 @@ def select_label_nodes(node_scores: Tensor,
         Bool ``(B, N)``.
     """
     device = node_scores.device
-    above = path_min_scores(node_scores, tree) > threshold
+    above = path_min_scores(node_scores, tree) >= threshold
     if can_stop is None:
         can_stop = tree.tensor('is_leaf', device)
     parents = tree.tensor('parents', device)

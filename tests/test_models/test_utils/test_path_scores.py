@@ -35,6 +35,14 @@ class TestPathScores(TestCase):
         got = select_label_nodes(s, TREE, .44, ALL)
         self.assertEqual(got[0].nonzero().view(-1).tolist(), [2, 5])
 
+    def test_select_at_the_threshold(self):
+        # the metric's rule (m_j >= threshold): a score equal to the
+        # threshold passes
+        s = torch.tensor([[.5, .1, .5, .25, .1, .1, .1]])
+        got = select_label_nodes(s, TREE, .5)
+        self.assertEqual(got.nonzero().tolist(), [[0, 2]])
+        self.assertFalse(select_label_nodes(s, TREE, .5001).any())
+
     def test_topk_prefers_deeper_on_ties(self):
         s = torch.tensor([[.9, .4, .95, .3, .7, .6, .2]])
         scores, nodes = topk_label_paths(s, TREE, 3, ALL)
