@@ -19,9 +19,22 @@ class AlternatingFreezeHook(Hook):
     The DHNN paper (sec. 4.1) updates one part while the other is frozen,
     flips between them early in training, starts with the RNN (the CNN
     already holds ImageNet weights, the RNN is random) and unfreezes the
-    whole network in a final phase. The authors' released settings flip
-    every ``alt2`` epochs and unfreeze all after epoch ``alt1``; here these
-    are ``period`` and ``unfreeze_all_after``.
+    whole network in a final phase. It gives no epochs.
+
+    The authors' released code has two settings, ``alt1`` and ``alt2``: it
+    flips at every epoch > 0 that is a multiple of ``alt2`` and trains
+    everything at every epoch ``> alt1`` (epochs counted from 0, like
+    ``runner.epoch``). Here ``period`` is ``alt2`` and
+    ``unfreeze_all_after`` is ``alt1 + 1`` (``unfreeze_all_after=n``:
+    everything is trained after the first ``n`` epochs, i.e. from 0-based
+    epoch ``n`` on). Their Open Images "-Alt" runs use ``alt1=3, alt2=6``,
+    i.e. ``period=6, unfreeze_all_after=4``: the RNN part alone for epochs
+    0-3, then everything (the CNN part is never trained alone); their runs
+    without alternation use ``alt1=-1``, i.e. ``unfreeze_all_after=0``.
+    Their code also trains the conversion and the output layer in every
+    phase, freezing only the LSTMs in the CNN phase: for that, name only
+    the recurrent modules in ``rnn_modules`` (e.g. ``('head.encoder',
+    'head.decoder')`` of a ``HierS2SHead``).
 
     A phase names the part that is trained: ``'rnn'`` (CNN frozen),
     ``'cnn'`` (RNN frozen) or ``'all'``. It is a pure function of
@@ -52,13 +65,15 @@ class AlternatingFreezeHook(Hook):
         by_epoch (bool): Count phases in epochs (``runner.epoch``) or in
             iterations (``runner.iter``). Defaults to True.
         period (int, optional): Length of each alternating phase, in
-            epochs or iterations (the paper's ``alt2``). Required unless
+            epochs or iterations (the authors' ``alt2``). Required unless
             ``phases`` is given.
         start (str, optional): The part trained in the first phase,
             ``'rnn'`` or ``'cnn'``. Defaults to ``'rnn'`` as in the paper.
-        unfreeze_all_after (int, optional): From this epoch (or iteration)
-            on, 0-based, everything is trained (the paper's ``alt1``).
-            None alternates to the end. Defaults to None.
+        unfreeze_all_after (int, optional): Everything is trained after
+            this many epochs (or iterations), i.e. from 0-based epoch
+            ``unfreeze_all_after`` on; the authors' ``alt1`` is
+            ``unfreeze_all_after - 1``. None alternates to the end.
+            Defaults to None.
         phases (list[dict], optional): An explicit schedule instead of
             ``period``/``start``/``unfreeze_all_after``: contiguous
             ``dict(begin=b, end=e, train=part)`` with ``part`` in
@@ -71,8 +86,12 @@ class AlternatingFreezeHook(Hook):
             RNN part. Defaults to ``('neck', 'head')``.
 
     Examples:
-        >>> # the paper's scheme: flip every alt2 = 2 epochs, RNN first,
-        >>> # train everything from epoch alt1 = 6 on
+        >>> # the authors' Open Images -Alt runs (alt1=3, alt2=6): the RNN
+        >>> # part alone in epochs 0-3, everything from epoch 4 on
+        >>> custom_hooks = [dict(type='AlternatingFreezeHook', period=6,
+        ...                      unfreeze_all_after=4)]
+        >>> # mmhier's -Alt configs: flip every 2 epochs, RNN first,
+        >>> # everything from epoch 6 on (authors' alt2=2, alt1=5)
         >>> custom_hooks = [dict(type='AlternatingFreezeHook', period=2,
         ...                      unfreeze_all_after=6)]
         >>> # the same as an explicit list of phases
@@ -231,15 +250,18 @@ class AlternatingFreezeHook(Hook):
             self._params[part] = params
         self._frozen = []
         self._phase = None
+        # dotted names (e.g. rnn_modules=('head.encoder', )) may leave
+        # parts of a child out of both parts
         others = [
-            name for name, child in model.named_children()
-            if name not in self.cnn_modules + self.rnn_modules and any(
-                p.requires_grad for p in child.parameters())
+            name for name, child in model.named_children() if any(
+                p.requires_grad and id(p) not in seen
+                for p in child.parameters())
         ]
         if others:
             runner.logger.info(
-                'AlternatingFreezeHook: these modules are in neither part '
-                f'and are trained in every phase: {", ".join(others)}')
+                'AlternatingFreezeHook: these modules (or parts of them) are '
+                'in neither part and are trained in every phase: '
+                f'{", ".join(others)}')
 
     def before_train_epoch(self, runner) -> None:
         """Switch phase at an epoch boundary (``by_epoch=True``)."""

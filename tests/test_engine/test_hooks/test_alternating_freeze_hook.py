@@ -27,7 +27,23 @@ _spec = importlib.util.spec_from_file_location('_ddp_freeze_worker', WORKER)
 worker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(worker)
 
-PAPER = dict(type='AlternatingFreezeHook', period=2, unfreeze_all_after=6)
+# the scheme of the -Alt configs in configs/hier (ours: the paper gives no
+# epochs); the authors' alt2=2, alt1=5
+CFG_ALT = dict(type='AlternatingFreezeHook', period=2, unfreeze_all_after=6)
+
+
+def authors_phases(alt1: int, alt2: int, n_epoch: int) -> list:
+    """The part trained at each epoch by the authors' released training
+    loop (hc-s2s-oi-v1-2-pr-run-val-se.py), transcribed: a stateful flip,
+    epochs counted from 0."""
+    tr_now, phases = 'rnn', []
+    for epoch in range(n_epoch):
+        if epoch > alt1:
+            tr_now = 'all'
+        elif epoch % alt2 == 0 and epoch != 0:
+            tr_now = 'cnn' if tr_now == 'rnn' else 'rnn'
+        phases.append(tr_now)
+    return phases
 
 
 class ToyNet(nn.Module):
@@ -83,12 +99,37 @@ class TestAlternatingFreezeHook(TestCase):
     # ---------------------------------------------------------------
     # the schedule as a pure function
     # ---------------------------------------------------------------
-    def test_paper_schedule(self):
-        hook = HOOKS.build(PAPER)
+    def test_config_schedule(self):
+        hook = HOOKS.build(CFG_ALT)
         self.assertEqual(
             [hook.get_phase(e) for e in range(9)],
             ['rnn', 'rnn', 'cnn', 'cnn', 'rnn', 'rnn', 'all', 'all', 'all'])
         self.assertTrue(hook.freezes)
+        self.assertEqual([hook.get_phase(e) for e in range(9)],
+                         authors_phases(alt1=5, alt2=2, n_epoch=9))
+
+    def test_authors_epochs(self):
+        """period=alt2, unfreeze_all_after=alt1 + 1 switches at exactly
+        the epochs of the authors' loop (everything at epoch > alt1)."""
+        for alt1 in (-1, 0, 1, 2, 3, 5, 6, 7, 11, 40):
+            for alt2 in (1, 2, 3, 6, 20):
+                with self.subTest(alt1=alt1, alt2=alt2):
+                    hook = self.build(period=alt2, unfreeze_all_after=alt1 + 1)
+                    self.assertEqual([hook.get_phase(e) for e in range(30)],
+                                     authors_phases(alt1, alt2, 30))
+        # the authors' Open Images -Alt runs: alt1=3, alt2=6
+        hook = self.build(period=6, unfreeze_all_after=4)
+        self.assertEqual([hook.get_phase(e) for e in range(15)],
+                         ['rnn'] * 4 + ['all'] * 11)
+        # alt1=6, alt2=2: the CNN phase of epoch 6 comes before 'all' at 7
+        hook = self.build(period=2, unfreeze_all_after=7)
+        self.assertEqual(
+            [hook.get_phase(e) for e in range(9)],
+            ['rnn', 'rnn', 'cnn', 'cnn', 'rnn', 'rnn', 'cnn', 'all', 'all'])
+        # their runs without alternation: alt1=-1, everything from epoch 0
+        hook = self.build(period=20, unfreeze_all_after=0)
+        self.assertEqual(hook.get_phase(0), 'all')
+        self.assertFalse(hook.freezes)
 
     def test_start_cnn_by_iter_without_unfreeze(self):
         hook = self.build(by_epoch=False, period=3, start='cnn')
@@ -178,10 +219,27 @@ class TestAlternatingFreezeHook(TestCase):
                                     r"rnn_modules=\('neck',\) hold no"):
             hook.before_train(fake_runner())
 
+    def test_dotted_rnn_modules_leave_rest_trained(self):
+        # the authors' split: only the recurrent layers are frozen in the
+        # CNN phase; the output layer is trained in every phase
+        model = ToyNet()
+        model.head = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+        runner = fake_runner(model=model, epoch=2)
+        hook = self.build(period=2, rnn_modules=('head.0', ))
+        hook.before_train(runner)
+        self.assertIn(
+            'these modules (or parts of them) are in neither part and are '
+            'trained in every phase: head',
+            logged(runner)[0])
+        hook.before_train_epoch(runner)  # epoch 2: CNN phase
+        self.assertEqual(grads_on(model.head[0]), [False] * 2)
+        self.assertEqual(grads_on(model.head[1]), [True] * 2)
+        self.assertEqual(grads_on(model.backbone), [True] * 4)
+
     def test_loop_and_length_checks(self):
         loop = IterBasedTrainLoop.__new__(IterBasedTrainLoop)
         with self.assertRaisesRegex(ValueError, 'use by_epoch=False'):
-            HOOKS.build(PAPER).before_train(fake_runner(train_loop=loop))
+            HOOKS.build(CFG_ALT).before_train(fake_runner(train_loop=loop))
         self.build(
             by_epoch=False,
             period=5).before_train(fake_runner(train_loop=loop))
@@ -197,12 +255,12 @@ class TestAlternatingFreezeHook(TestCase):
     def test_ddp_needs_find_unused_parameters(self):
         with self.assertRaisesRegex(RuntimeError,
                                     'find_unused_parameters=True'):
-            HOOKS.build(PAPER).before_train(
+            HOOKS.build(CFG_ALT).before_train(
                 fake_runner(model=FakeDDP(ToyNet(), find_unused=False)))
         # reaches the module inside the wrapper
         wrapped = FakeDDP(ToyNet(), find_unused=True)
         runner = fake_runner(model=wrapped)
-        hook = HOOKS.build(PAPER)
+        hook = HOOKS.build(CFG_ALT)
         hook.before_train(runner)
         hook.before_train_epoch(runner)
         self.assertEqual(grads_on(wrapped.module.backbone), [False] * 4)
@@ -219,7 +277,7 @@ class TestAlternatingFreezeHook(TestCase):
         model = runner.model
         for p in model.parameters():  # as left by zero_grad(set_to_none=0)
             p.grad = torch.zeros_like(p)
-        hook = HOOKS.build(PAPER)
+        hook = HOOKS.build(CFG_ALT)
         hook.before_train(runner)
         hook.before_train_epoch(runner)
         self.assertEqual(grads_on(model.backbone), [False] * 4)
@@ -261,7 +319,7 @@ class TestAlternatingFreezeHook(TestCase):
     def test_resume_mid_phase(self):
         # a fresh hook (new process) at epoch 3 of period=2: CNN phase
         runner = fake_runner(epoch=3)
-        hook = HOOKS.build(PAPER)
+        hook = HOOKS.build(CFG_ALT)
         hook.before_train(runner)
         hook.before_train_epoch(runner)
         self.assertEqual(grads_on(runner.model.backbone), [True] * 4)
@@ -377,6 +435,35 @@ class TestAlternatingFreezeHook(TestCase):
         self.assertIn("phase 'rnn' from epoch 0", res['messages'][0])
         self.assertIn("phase 'all' from epoch 2", res['messages'][2])
 
+    def test_runner_authors_open_images_scheme(self):
+        # alt1=3, alt2=6 scaled down to alt1=1: the RNN part alone in
+        # epochs 0 and 1, everything from epoch 2 (epoch > alt1) on
+        res = self.run_runner(
+            dict(
+                type='AlternatingFreezeHook',
+                period=6,
+                unfreeze_all_after=1 + 1),
+            optimizer=dict(type='Adam', lr=0.01),
+            train_cfg=dict(by_epoch=True, max_epochs=3))
+        snaps = res['snapshots']
+        phases = authors_phases(alt1=1, alt2=6, n_epoch=3)
+        self.assertEqual(phases, ['rnn', 'rnn', 'all'])
+        for epoch, phase in enumerate(phases):
+            if phase == 'rnn':
+                self.assert_step(snaps[epoch], snaps[epoch + 1], 'backbone',
+                                 'head', f'epoch {epoch}')
+            else:
+                self.assert_step(snaps[epoch], snaps[epoch + 1], 'none',
+                                 'backbone', f'epoch {epoch}')
+                self.assert_step(snaps[epoch], snaps[epoch + 1], 'none',
+                                 'head', f'epoch {epoch}')
+        for m in res['modes']:
+            self.assertEqual(all(m['backbone_grad']), m['epoch'] == 2)
+            self.assertEqual(any(m['backbone_grad']), m['epoch'] == 2)
+        self.assertEqual(len(res['messages']), 2)
+        self.assertIn("phase 'rnn' from epoch 0", res['messages'][0])
+        self.assertIn("phase 'all' from epoch 2", res['messages'][1])
+
     def test_runner_by_iter_switches_mid_epoch(self):
         # 4 iterations per epoch; phases switch inside epochs 0 and 1
         res = self.run_runner(
@@ -436,7 +523,7 @@ class TestAlternatingFreezeHook(TestCase):
         self.assert_step(snaps[1], snaps[2], 'none', 'head', 'epoch 2')
 
     def test_ddp_two_processes(self):
-        """A real 2-process CPU DDP run (gloo) of the paper's scheme."""
+        """A real 2-process CPU DDP run (gloo) of an alternating scheme."""
         out = self.tmp.name
         with socket.socket() as sock:
             sock.bind(('127.0.0.1', 0))
