@@ -18,12 +18,18 @@ model = dict(
         # S_t, one group per level of the depth-3 tree, shallow stages at
         # the coarse steps (the paper's definition of S_t)
         stage_groups=[[0, 1], [2], [3]],
-        # the paper's pooling conversion: pooling, then n-mode products to p
-        conversion='pool_mode'),
+        # the paper's pooling conversion: each stage max-pooled to a 4x4 grid
+        # (the authors' code keeps 4x4 or 7x7 maps), then n-mode products
+        # (D_s, 4, 4) -> p
+        conversion=dict(
+            type='HierPoolConversion', projection='mode', grid=4)),
     head=dict(
         type='HierS2SHead',
         in_channels=256,  # p
         hidden_size=512,  # h
         num_layers=1,
         bidirectional=True,
+        # the paper's decoder: reads its own previous softmax (sigmoid)
+        # output, free-running in training and inference
+        decoder_input='softmax',
         beam_size=5))

@@ -49,9 +49,12 @@ class HierRNNHead(BaseHierHead):
         tree: The class tree (anything :meth:`ClassTree.build` accepts).
         in_channels: p, features per step of ``u``.
         hidden_size: h.
-        num_layers: J.
-        cell: ``'lstm'`` or ``'gru'``.
-        bidirectional: Bidirectional RNN (the paper's setting).
+        num_layers: J. The paper's CNN-RNN has 3 layers (section 4.1);
+            the default is 1.
+        cell: ``'lstm'`` or ``'gru'`` (the paper: LSTM).
+        bidirectional: Bidirectional RNN. The paper's setting is True
+            (section 4: "a bidirectional RNN with LSTM cells"); the default
+            is False, so set it.
         residual: Use the residual arc.
         dropout: Dropout between RNN layers.
         mask_levels: Restrict the softmax at step t to level t + 1.
@@ -60,12 +63,18 @@ class HierRNNHead(BaseHierHead):
         multi_label: Sigmoid outputs, several paths (DHNN section 4.2).
         threshold: Multi-label selection threshold.
         loss_weight: Factor on the loss.
-        init_cfg: mmengine init config. The RNN is initialised at
-            construction (orthogonal recurrent weights, see ``build_rnn``).
+        rnn_init: Initialisation of the RNN at construction:
+            ``'per_gate'`` (mmhier's: orthogonal recurrent block per gate,
+            Xavier inputs) or ``'orthogonal'`` (the authors' code: the whole
+            ``[W_x; W_h]`` kernel orthogonal), see
+            :func:`~mmhier.models.utils.init_rnn`.
+        init_cfg: mmengine init config.
 
     Examples:
+        >>> # the paper's setting: 3 bidirectional LSTM layers
         >>> head = MODELS.build(dict(
         ...     type='HierRNNHead', in_channels=16, hidden_size=32,
+        ...     num_layers=3, bidirectional=True, rnn_init='orthogonal',
         ...     tree={'A': ['C', 'D'], 'B': ['E', 'F', 'G']}))
         >>> logits = head((torch.rand(4, 2, 16), ))   # (4, 2, 7)
     """
@@ -85,6 +94,7 @@ class HierRNNHead(BaseHierHead):
                  multi_label: bool = False,
                  threshold: float = 0.5,
                  loss_weight: float = 1.0,
+                 rnn_init: str = 'per_gate',
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
             tree,
@@ -98,8 +108,14 @@ class HierRNNHead(BaseHierHead):
         self.in_channels = in_channels
         self.residual = bool(residual)
         self.mask_levels = bool(mask_levels)
-        self.rnn = build_rnn(cell, in_channels, hidden_size, num_layers,
-                             bidirectional, dropout)
+        self.rnn = build_rnn(
+            cell,
+            in_channels,
+            hidden_size,
+            num_layers,
+            bidirectional,
+            dropout,
+            init=rnn_init)
         out_dim = hidden_size * (2 if bidirectional else 1)
         if self.residual:
             self.z = nn.Linear(out_dim, in_channels)
@@ -140,6 +156,17 @@ class HierRNNHead(BaseHierHead):
                              (depths - 1)[None,
                                           None].expand(scores.size(0), 1,
                                                        -1))[:, 0]
+
+    def path_log_probs(self, feats: Tuple[Tensor, ...],
+                       paths: Tensor) -> Tensor:
+        """Log-probability ``(B, K)`` of given paths ``(B, K, T)``: the sum
+        over their nodes of the log-softmax of their step (padding adds 0).
+        """
+        log_probs = self.log_probs(self(feats))  # (B, T, N)
+        b, k, t = paths.shape
+        picked = log_probs[:, None].expand(b, k, t, -1).gather(
+            -1, paths.clamp(min=0)[..., None])[..., 0]
+        return picked.masked_fill(paths < 0, 0.).sum(-1)
 
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:

@@ -8,8 +8,13 @@ from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
 from mmhier.structures import PATH_UNKNOWN, paths_to_multihot
-from ..utils import build_rnn, merge_directions, tree_beam_search
+from ..utils import (BeamSearchResult, build_rnn, merge_directions,
+                     tree_beam_search)
 from .base_hier_head import BaseHierHead
+
+
+#: what the decoder reads at each step, see ``HierS2SHead``
+DECODER_INPUTS = ('embedding', 'softmax')
 
 
 @MODELS.register_module()
@@ -25,15 +30,26 @@ class HierS2SHead(BaseHierHead):
     one of section 3.1, ``sum_t w_t * CE(y_t, softmax(o-bar_t))`` over the
     ``N + 1`` outputs (N nodes and END).
 
-    Decoder input ``x_t`` (the paper writes the decoder's own output
-    ``o-bar`` here; we feed it the node it emitted, as in the S2S model of
-    Cho et al. the paper builds on): ``x_1`` is a learned start embedding
-    (the root), ``x_t`` the embedding of the node of step ``t - 1``. In
-    training the ground-truth node is fed (teacher forcing); in inference the
-    tree-constrained beam search feeds each hypothesis its own node, calling
-    the decoder on all ``B * k`` hypotheses at once. With a bidirectional
-    encoder the decoder's hidden size is ``2h`` and its initial state
-    concatenates both directions' final states, layer by layer.
+    Decoder input ``x_t`` (``decoder_input``):
+
+    * ``'softmax'``, the paper's decoder: ``x_1`` is a learned start
+      embedding (the root) and ``x_t = W_in o-bar_{t-1}``, a linear map of
+      the decoder's own previous softmax output over the ``N + 1`` outputs.
+      The decoder runs free, in training and inference alike, so its
+      outputs do not depend on any choice: the beam search then works on
+      scores known up front, as for the CNN-RNN.
+    * ``'embedding'`` (default): ``x_t`` is the embedding of the node
+      emitted at step ``t - 1``, as in the S2S model of Cho et al. the paper
+      builds on. Training feeds the ground-truth node (teacher forcing), or,
+      with ``scheduled_sampling=eps``, the model's own greedy node (the best
+      child of the node fed before) with probability ``eps`` per sample and
+      step (Bengio et al., 2015; a constant rate). In inference the
+      tree-constrained beam search feeds each hypothesis its own node,
+      calling the decoder on all ``B * k`` hypotheses at once.
+
+    With a bidirectional encoder the decoder's hidden size is ``2h`` and its
+    initial state concatenates both directions' final states, layer by
+    layer.
 
     END is only allowed where the path may stop: after a leaf, and after an
     inner node when ``allow_inner_stop`` (the paper's general tree: a label
@@ -48,10 +64,14 @@ class HierS2SHead(BaseHierHead):
 
     Multi-label (section 4.2): sigmoid node outputs and several paths per
     image, so there is no single previous node to feed. The decoder input is
-    then the mean embedding of the previous step's node set: the ground-truth
-    multi-hot set in training, the sigmoid-weighted mean in inference (a
-    single deterministic pass). END is not used; selected paths are those
-    whose node scores all pass ``threshold`` (see ``BaseHierHead``).
+    then a mean embedding of the previous step's node set. With
+    ``decoder_input='softmax'`` it is the decoder's own sigmoid-weighted
+    mean in training and inference (the paper's free-running decoder; no
+    train/test mismatch). With ``'embedding'`` training feeds the mean over
+    the ground-truth node set and inference the sigmoid-weighted mean: the
+    decoder is then tested on inputs it never saw in training (documented
+    in docs/design.md). END is not used; selected paths are those whose node
+    scores all pass ``threshold`` (see ``BaseHierHead``).
 
     ``mask_levels`` (an improvement over the paper, off by default): the
     softmax at step t covers only the nodes of depth t + 1 and END (END not
@@ -73,10 +93,17 @@ class HierS2SHead(BaseHierHead):
         hidden_size: h of the encoder (the decoder has ``D * h``).
         num_layers: J, for the encoder and the decoder.
         cell: ``'lstm'`` or ``'gru'``.
-        bidirectional: Bidirectional encoder.
+        bidirectional: Bidirectional encoder; the paper's setting is True
+            (the default is False).
         residual: Residual arcs (see above).
         embed_dims: Size of the decoder's node embeddings; defaults to p.
         dropout: Dropout between RNN layers.
+        decoder_input: ``'embedding'`` (node embeddings, teacher forcing)
+            or ``'softmax'`` (the paper's decoder, reading its own previous
+            output).
+        scheduled_sampling: With ``'embedding'``, the probability of feeding
+            the model's own greedy node instead of the ground truth in
+            training. Defaults to 0 (teacher forcing).
         allow_inner_stop: Paths may end at inner nodes.
         mask_levels: Restrict the softmax at step t to level t + 1 and END.
         level_weights: ``w_t``: T + 1 values (the last for the final END
@@ -85,6 +112,10 @@ class HierS2SHead(BaseHierHead):
         multi_label: Sigmoid outputs, several paths.
         threshold: Multi-label selection threshold.
         loss_weight: Factor on the loss.
+        rnn_init: Initialisation of the encoder and decoder: ``'per_gate'``
+            (mmhier's) or ``'orthogonal'`` (the authors' code: the whole
+            ``[W_x; W_h]`` kernel orthogonal), see
+            :func:`~mmhier.models.utils.init_rnn`.
         init_cfg: mmengine init config.
     """
 
@@ -98,6 +129,8 @@ class HierS2SHead(BaseHierHead):
                  residual: bool = False,
                  embed_dims: Optional[int] = None,
                  dropout: float = 0.,
+                 decoder_input: str = 'embedding',
+                 scheduled_sampling: float = 0.,
                  allow_inner_stop: bool = True,
                  mask_levels: bool = False,
                  level_weights: Optional[Sequence[float]] = None,
@@ -105,6 +138,7 @@ class HierS2SHead(BaseHierHead):
                  multi_label: bool = False,
                  threshold: float = 0.5,
                  loss_weight: float = 1.0,
+                 rnn_init: str = 'per_gate',
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
             tree,
@@ -121,14 +155,33 @@ class HierS2SHead(BaseHierHead):
         self.allow_inner_stop = bool(allow_inner_stop)
         self.num_layers = num_layers
         self.bidirectional = bool(bidirectional)
+        if decoder_input not in DECODER_INPUTS:
+            raise ValueError(f'decoder_input must be one of {DECODER_INPUTS}, '
+                             f'got {decoder_input!r}')
+        if not 0. <= float(scheduled_sampling) <= 1.:
+            raise ValueError(f'scheduled_sampling is a probability in [0, '
+                             f'1], got {scheduled_sampling!r}')
+        if scheduled_sampling and (decoder_input != 'embedding'
+                                   or multi_label):
+            raise ValueError(
+                f'scheduled_sampling={scheduled_sampling} feeds emitted '
+                f"nodes: it needs decoder_input='embedding' and a "
+                f'single-label head (got decoder_input={decoder_input!r}, '
+                f'multi_label={multi_label})')
+        self.decoder_input = decoder_input
+        self.scheduled_sampling = float(scheduled_sampling)
         embed_dims = embed_dims or in_channels
         dec_hidden = hidden_size * (2 if bidirectional else 1)
         self.encoder = build_rnn(cell, in_channels, hidden_size, num_layers,
-                                 bidirectional, dropout)
+                                 bidirectional, dropout, init=rnn_init)
         self.decoder = build_rnn(cell, embed_dims, dec_hidden, num_layers,
-                                 False, dropout)
+                                 False, dropout, init=rnn_init)
         # Rows 0..N-1: nodes; row N: the start token (the root).
         self.embed = nn.Embedding(self.num_nodes + 1, embed_dims)
+        if decoder_input == 'softmax' and not self.multi_label:
+            # W_in of x_t = W_in o-bar_{t-1}: N node outputs and END
+            self.feedback = nn.Linear(
+                self.num_nodes + 1, embed_dims, bias=False)
         n, t = self.num_nodes, self.max_depth
         step_mask = torch.zeros(t + 1, n + 1, dtype=torch.bool)
         step_mask[:t, :n] = self.tree.level_mask()
@@ -189,6 +242,85 @@ class HierS2SHead(BaseHierHead):
         out, _ = self.decoder(self.embed(prev), state)
         return self.output(out, u, 0)
 
+    def decode_free(self, feats: Tuple[Tensor, ...]) -> Tensor:
+        """The paper's free-running decoder, logits ``(B, T + 1, N + 1)``.
+
+        ``x_1`` is the start embedding, ``x_t = W_in softmax(o-bar_{t-1})``
+        (restricted to the step's level and END when ``mask_levels``).
+        """
+        u, state = self.encode(feats)
+        x = self.embed.weight[self.num_nodes].expand(u.size(0), 1, -1)
+        outs = []
+        for t in range(self.max_depth + 1):
+            out, state = self.decoder(x, state)
+            logits = self.output(out, u, t)  # (B, 1, N + 1)
+            outs.append(logits)
+            x = self.feedback(self.log_probs(logits, t).exp())
+        return torch.cat(outs, 1)
+
+    def decode_sampled(self, feats: Tuple[Tensor, ...],
+                       paths: Tensor) -> Tensor:
+        """Scheduled sampling, logits ``(B, T + 1, N + 1)`` of paths
+        ``(B, T)``: step t is fed the ground-truth node of step ``t - 1``,
+        or with probability ``scheduled_sampling`` the best child (by the
+        step's output) of the node fed at step ``t - 1``."""
+        u, state = self.encode(feats)
+        b, n = u.size(0), self.num_nodes
+        children = self.tree.child_mask(u.device)  # (N + 1, N)
+        prev = paths.new_full((b, ), n)
+        outs = []
+        for t in range(self.max_depth + 1):
+            out, state = self.decoder(self.embed(prev)[:, None], state)
+            logits = self.output(out, u, t)
+            outs.append(logits)
+            if t == self.max_depth:
+                break
+            own = logits[:, 0, :n].detach().masked_fill(
+                ~children[prev], float('-inf')).argmax(-1)
+            teacher = paths[:, t].masked_fill(paths[:, t] < 0, n)
+            use_own = torch.rand(b, device=u.device) < self.scheduled_sampling
+            # a sample whose path has ended keeps reading the start token
+            prev = torch.where(use_own & (teacher < n), own, teacher)
+        return torch.cat(outs, 1)
+
+    def train_logits(self, feats: Tuple[Tensor, ...],
+                     paths: Tensor) -> Tensor:
+        """Logits ``(B, T + 1, N + 1)`` the single-label loss reads, by
+        ``decoder_input`` and ``scheduled_sampling``."""
+        if self.decoder_input == 'softmax':
+            return self.decode_free(feats)
+        if self.scheduled_sampling > 0 and self.training:
+            return self.decode_sampled(feats, paths)
+        return self.decode_teacher(feats, paths)
+
+    def path_log_probs(self, feats: Tuple[Tensor, ...],
+                       paths: Tensor) -> Tensor:
+        """Log-probability ``(B, K)`` of given paths ``(B, K, T)``: the sum
+        of their nodes' and their END's log-probs.
+
+        With ``decoder_input='embedding'`` each path is teacher-forced
+        (``B * K`` decoder passes at once); with ``'softmax'`` one free run
+        scores them all.
+        """
+        b, k, t = paths.shape
+        flat = paths.reshape(b * k, t)
+        if self.decoder_input == 'softmax':
+            logp = self.log_probs(self.decode_free(feats))
+            logp = logp.repeat_interleave(k, 0)
+        else:
+            u, state = self.encode(feats)
+            u = u.repeat_interleave(k, 0)
+            state = tuple(s.repeat_interleave(k, 1) for s in state) \
+                if isinstance(state, tuple) else state.repeat_interleave(k, 1)
+            start = flat.new_full((b * k, 1), self.num_nodes)
+            prev = torch.cat([start, flat], 1)
+            prev = prev.masked_fill(prev < 0, self.num_nodes)
+            out, _ = self.decoder(self.embed(prev), state)
+            logp = self.log_probs(self.output(out, u, 0))
+        tgt = self.targets(flat)  # nodes, END, -1 elsewhere
+        picked = logp.gather(-1, tgt.clamp(min=0)[..., None])[..., 0]
+        return picked.masked_fill(tgt < 0, 0.).sum(-1).view(b, k)
+
     def decode_soft(self,
                     feats: Tuple[Tensor, ...],
                     multihot: Optional[Tensor] = None) -> Tensor:
@@ -221,6 +353,19 @@ class HierS2SHead(BaseHierHead):
                 -1, keepdim=True).clamp(min=1)
         return torch.cat(outs, 1)
 
+    def static_beam_search(self, log_probs: Tensor,
+                           beam_size: int) -> BeamSearchResult:
+        """Tree beam search on log-probs ``(B, T + 1, N + 1)`` that do not
+        depend on the nodes chosen (the free-running decoder)."""
+        return tree_beam_search(
+            lambda t, last, state: (log_probs[:, t:t + 1], state),
+            self.tree,
+            log_probs.size(0),
+            beam_size,
+            can_stop=self.can_stop(log_probs.device),
+            end_token=True,
+            device=log_probs.device)
+
     def beam_search(self,
                     feats: Tuple[Tensor, ...],
                     beam_size: int,
@@ -231,11 +376,17 @@ class HierS2SHead(BaseHierHead):
             feats: The neck's tuple.
             beam_size: k.
             record: If a list, the logits ``(B, K, N + 1)`` of every step are
-                appended to it.
+                appended to it (with ``decoder_input='softmax'``, once, the
+                ``(B, T + 1, N + 1)`` logits of the free run).
 
         Returns:
             BeamSearchResult.
         """
+        if self.decoder_input == 'softmax' and not self.multi_label:
+            logits = self.decode_free(feats)
+            if record is not None:
+                record.append(logits)
+            return self.static_beam_search(self.log_probs(logits), beam_size)
         u, state = self.encode(feats)
         b = u.size(0)
         is_lstm = isinstance(state, tuple)
@@ -280,10 +431,13 @@ class HierS2SHead(BaseHierHead):
         Returns:
             ``(B, T + 1, N + 1)`` (multi-label: ``(B, T, N + 1)``), the last
             column END: teacher-forced with ``gt_path``, else along the
-            greedy path (single-label) or the soft pass (multi-label).
+            greedy path (single-label) or the soft pass (multi-label); with
+            ``decoder_input='softmax'`` always the free run.
         """
         if self.multi_label:
             return self.decode_soft(feats)
+        if self.decoder_input == 'softmax':
+            return self.decode_free(feats)
         if gt_path is not None:
             return self.decode_teacher(feats, gt_path)
         record: List[Tensor] = []
@@ -315,18 +469,19 @@ class HierS2SHead(BaseHierHead):
 
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:
-        """Weighted per-step CE over nodes and END (teacher forcing), or
-        the multi-label BCE."""
+        """Weighted per-step CE over nodes and END (see
+        :meth:`train_logits`), or the multi-label BCE."""
         device = feats[-1].device
         gt = self.get_gt_paths(data_samples, device)
         if self.multi_label:
-            logits = self.decode_soft(feats,
-                                      paths_to_multihot(gt, self.num_nodes))
+            multihot = None if self.decoder_input == 'softmax' else \
+                paths_to_multihot(gt, self.num_nodes)
+            logits = self.decode_soft(feats, multihot)
             mask = self.tree.level_mask(device) if self.mask_levels else None
             loss = self.multilabel_bce_loss(logits[..., :self.num_nodes], gt,
                                             mask)
             return dict(loss=loss)
-        logits = self.decode_teacher(feats, gt[:, 0])
+        logits = self.train_logits(feats, gt[:, 0])
         if self.mask_levels:
             logits = logits.masked_fill(~self.step_mask(device), float('-inf'))
         return dict(loss=self.weighted_ce_loss(logits, self.targets(gt[:, 0])))
@@ -345,10 +500,17 @@ class HierS2SHead(BaseHierHead):
             node_scores = logits.sigmoid().gather(
                 1, (depths - 1)[None, None].expand(logits.size(0), 1, -1))
             return self.pack_multi_label(node_scores[:, 0], data_samples)
-        beams = self.beam_search(feats, self.effective_beam_size())
-        # Node scores at their own step along the best path's prefixes.
-        probs = self.log_probs(self.decode_teacher(feats,
-                                                   beams.paths[:, 0])).exp()
+        k = self.effective_beam_size()
+        if self.decoder_input == 'softmax':
+            # one free run gives the search's scores and the node scores
+            log_probs = self.log_probs(self.decode_free(feats))
+            beams = self.static_beam_search(log_probs, k)
+        else:
+            beams = self.beam_search(feats, k)
+            # node scores at their own step along the best path's prefixes
+            log_probs = self.log_probs(
+                self.decode_teacher(feats, beams.paths[:, 0]))
+        probs = log_probs.exp()
         node_scores = probs[:, :-1, :n].gather(1,
                                                (depths - 1)[None, None].expand(
                                                    probs.size(0), 1, -1))[:, 0]

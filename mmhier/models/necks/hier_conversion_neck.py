@@ -21,6 +21,8 @@ CONVERSION_ALIASES = {
     'pool': dict(type='HierPoolConversion', mode='max'),
     'pool_avg': dict(type='HierPoolConversion', mode='avg'),
     'pool_mode': dict(type='HierPoolConversion', projection='mode'),
+    'pool_mode_global': dict(
+        type='HierPoolConversion', projection='mode', out_size=(1, 1)),
 }
 
 
@@ -88,8 +90,9 @@ class HierConversionNeck(BaseModule):
             ``in_shape`` and ``out_channels``) or a short name: ``'linear'``
             (n-mode products), ``'linear_full'`` (``nn.Linear``), ``'conv'``,
             ``'pool'`` (max pooling, no weights), ``'pool_avg'``,
-            ``'pool_mode'`` (max pooling then n-mode products). Defaults to
-            ``'pool'``.
+            ``'pool_mode'`` (max pooling to a 4x4 grid, then n-mode
+            products), ``'pool_mode_global'`` (global max pooling, then
+            n-mode products). Defaults to ``'pool'``.
         num_steps (int, optional): ``T``, only with an order name as
             ``stage_groups``.
         in_shapes (Sequence[Sequence[int]], optional): ``(D_s, H_s, W_s)`` of

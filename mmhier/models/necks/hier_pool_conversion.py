@@ -36,14 +36,18 @@ class HierPoolConversion(BaseHierConversion):
       cannot, a ``ValueError`` names the nearest ``p`` that work. For
       instance, with ResNet-50 stages and ``p = 256`` only the first stage
       (256 channels) can be pooled to ``p`` values.
-    * ``projection='mode'``: the pooled map is then mapped to ``p`` by n-mode
-      products (a :class:`HierLinearConversion` on ``(D_s, h, w)``), the
-      formula of section 3.3. The pooled size is the appendix-B solution
-      when one exists, else the largest with at most ``max(p, D_s)`` values
-      (a global pooling when ``D_s >= p``).
+    * ``projection='mode'``: each stage is pooled to a small spatial grid
+      ``(h, w) = min(grid, (H_s, W_s))`` (default 4x4), which keeps the
+      spatial layout, and the pooled ``(D_s, h, w)`` map is then mapped to
+      ``p`` by n-mode products (a :class:`HierLinearConversion`), the
+      formula of section 3.3. The authors' code keeps 4x4 or 7x7 maps before
+      its linear layer; the appendix-B rule cannot give a grid when ``D_s >=
+      p`` (it degenerates to a global 1x1 pooling, which throws the spatial
+      layout away). Global pooling is only used when asked for with
+      ``out_size=(1, 1)`` (the neck's ``'pool_mode_global'``).
     * ``projection='linear'``: as ``'mode'`` with a full ``nn.Linear``.
 
-    ``out_size`` pins the pooled size ``(h, w)`` instead.
+    ``out_size`` pins the pooled size ``(h, w)`` instead of ``grid``.
 
     The module adapts to other spatial sizes than the declared one: the
     pooled size ``(h, w)`` stays fixed (so the projection still fits and the
@@ -62,6 +66,9 @@ class HierPoolConversion(BaseHierConversion):
             ``bias``). Defaults to None.
         out_size (Sequence[int], optional): force the pooled size ``(h, w)``.
             Defaults to None.
+        grid (int | Sequence[int]): with a projection and no ``out_size``,
+            the pooled grid ``(h, w)``, clipped to the map size. Defaults to
+            4 (4x4).
         init_cfg (dict | list[dict], optional): mmengine init config.
             Defaults to None.
 
@@ -84,6 +91,7 @@ class HierPoolConversion(BaseHierConversion):
                  projection: Optional[str] = None,
                  projection_cfg: Optional[dict] = None,
                  out_size: Optional[Sequence[int]] = None,
+                 grid: Union[int, Sequence[int]] = 4,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(in_shape, out_channels, init_cfg=init_cfg)
         if mode not in ('max', 'avg'):
@@ -96,6 +104,8 @@ class HierPoolConversion(BaseHierConversion):
                              f"projection ('mode' or 'linear')")
         self.mode = mode
         self.projection_type = projection
+        if projection is not None and out_size is None:
+            out_size = self._grid_size(grid)
         self.params: PoolParams = solve_pool_params(
             *self.in_shape,
             out_channels,
@@ -114,6 +124,17 @@ class HierPoolConversion(BaseHierConversion):
                 out_channels,
                 full=projection == 'linear',
                 **(projection_cfg or {}))
+
+    def _grid_size(self, grid: Union[int, Sequence[int]]) -> Tuple[int, int]:
+        """``grid`` as ``(h, w)``, clipped to the declared map size."""
+        pair = (grid, grid) if isinstance(grid, int) else tuple(grid)
+        if len(pair) != 2 or not all(
+                isinstance(g, int) and not isinstance(g, bool) and g >= 1
+                for g in pair):
+            raise ValueError(f'grid must be a positive int or two positive '
+                             f'ints (h, w), got {grid!r}')
+        return (min(pair[0], self.in_shape[1]), min(pair[1],
+                                                    self.in_shape[2]))
 
     def _window(self, height: int, width: int) -> _Window:
         """Kernel and stride that pool ``(height, width)`` to ``out_size``."""

@@ -212,3 +212,136 @@ class TestHierS2SHead(TestCase):
             want = sorted(p for p in ps if p[0] >= 0)
             self.assertEqual(sorted(d.pred_paths.tolist()), want)
             self.assertTrue(head.tree.is_valid_path(d.pred_path))
+
+
+class TestHierS2SHeadDecoderInput(TestCase):
+    """The paper's decoder (``decoder_input='softmax'``), scheduled
+    sampling and path scoring."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    @classmethod
+    def tearDownClass(cls):
+        torch.set_num_threads(cls._threads)
+
+    def test_paper_decoder_reads_its_own_softmax(self):
+        torch.manual_seed(0)
+        head = build(decoder_input='softmax', bidirectional=True)
+        u = torch.randn(2, 3, 8)
+        free = head((u, ))
+        # free-running: the ground truth changes nothing
+        gt = torch.tensor([[0, 2, 6], [1, E_, E_]])
+        torch.testing.assert_close(head((u, ), gt), free)
+        # step t + 1 reads W_in softmax(o-bar_t): change W_in, and only the
+        # steps after the first change
+        with torch.no_grad():
+            head.feedback.weight.add_(1.)
+        moved = head((u, ))
+        torch.testing.assert_close(moved[:, 0], free[:, 0])
+        self.assertFalse(torch.allclose(moved[:, 1:], free[:, 1:]))
+        # the loss trains W_in through the fed-back softmax
+        head.loss((u, ), samples(gt.tolist()))['loss'].backward()
+        self.assertGreater(float(head.feedback.weight.grad.abs().sum()), 0)
+
+    def test_paper_decoder_overfits_and_searches_valid_paths(self):
+        paths = [[0, 2, 6], [0, 2, 7], [0, 3, E_], [1, 4, E_], [1, 5, E_],
+                 [0, 2, E_], [0, E_, E_]]
+        torch.manual_seed(0)
+        head = build(decoder_input='softmax', beam_size=4)
+        feats = (torch.randn(len(paths), 3, 8), )
+        losses = overfit(head, feats, samples(paths), steps=80)
+        self.assertLess(losses[-1], 0.2 * losses[0])
+        out = head.predict(feats)
+        self.assertEqual([d.pred_path.tolist() for d in out], paths)
+        for d in out:
+            self.assertTrue(head.tree.valid_paths(d.pred_beam_paths).all())
+        # the beam equals brute force over every path of the tree
+        lp = head.log_probs(head(feats))
+        for b, d in enumerate(out):
+            scores = [path_score(lp[b], p).item() for p in ALL_PATHS]
+            order = sorted(range(8), key=lambda i: -scores[i])[:4]
+            self.assertEqual(d.pred_beam_paths.tolist(),
+                             [ALL_PATHS[i] for i in order])
+            torch.testing.assert_close(
+                d.pred_beam_scores,
+                torch.tensor([scores[i] for i in order]),
+                atol=1e-5,
+                rtol=0)
+
+    def test_scheduled_sampling(self):
+        torch.manual_seed(0)
+        gt = torch.tensor([[0, 2, 6], [1, 4, E_], [0, 3, E_]])
+        u = torch.randn(3, 2, 8)
+        never = build(scheduled_sampling=0.)
+        always = build(scheduled_sampling=1.)
+        always.load_state_dict(never.state_dict())
+        teacher = never.decode_teacher((u, ), gt)
+        torch.testing.assert_close(never.train_logits((u, ), gt), teacher)
+        # eps = 1 feeds the best child of the node fed before: replay it
+        sampled = always.train_logits((u, ), gt)
+        torch.testing.assert_close(sampled[:, 0], teacher[:, 0])
+        children = always.tree.child_mask()
+        prev = torch.full((3, ), 8)
+        own = []
+        for t in range(3):
+            choice = sampled[:, t, :8].masked_fill(~children[prev],
+                                                   float('-inf')).argmax(-1)
+            alive = gt[:, t] >= 0
+            prev = torch.where(alive, choice, 8)
+            own.append(prev)
+        replay = always.decode_teacher((u, ),
+                                       torch.stack(own, 1).masked_fill(
+                                           gt < 0, E_))
+        torch.testing.assert_close(sampled, replay)
+        # evaluation and prediction never sample
+        always.eval()
+        torch.testing.assert_close(always.train_logits((u, ), gt), teacher)
+        # and it still learns the task
+        torch.manual_seed(1)
+        head = build(scheduled_sampling=0.25, beam_size=2)
+        feats = (torch.randn(3, 3, 8), )
+        losses = overfit(head, feats, samples(gt.tolist()))
+        self.assertLess(losses[-1], 0.2 * losses[0])
+        self.assertEqual([d.pred_path.tolist() for d in head.predict(feats)],
+                         gt.tolist())
+
+    def test_path_log_probs_equal_brute_force(self):
+        torch.manual_seed(2)
+        u = torch.randn(2, 3, 8)
+        paths = torch.tensor(ALL_PATHS)[None].expand(2, -1, -1)
+        for kw in (dict(), dict(decoder_input='softmax', residual=True)):
+            head = build(**kw)
+            got = head.path_log_probs((u, ), paths)
+            for b in range(2):
+                for i, p in enumerate(ALL_PATHS):
+                    lp = head.log_probs(head((u[b:b + 1], ),
+                                             torch.tensor([p])))[0]
+                    self.assertAlmostEqual(
+                        got[b, i].item(), path_score(lp, p).item(), places=5)
+
+    def test_multi_label_paper_decoder_has_no_train_test_mismatch(self):
+        torch.manual_seed(0)
+        head = build(multi_label=True, decoder_input='softmax')
+        self.assertFalse(hasattr(head, 'feedback'))
+        u = torch.randn(2, 3, 8)
+        data = samples([[[0, 2, 6], [1, 4, E_]], [[0, 3, E_], [E_, E_, E_]]])
+        # the loss reads exactly the logits inference reads
+        logits = head.decode_soft((u, ))[..., :8]
+        from mmhier.structures import stack_gt_paths
+        gt = stack_gt_paths(data, 'cpu')
+        expected = head.multilabel_bce_loss(logits, gt)
+        torch.testing.assert_close(head.loss((u, ), data)['loss'], expected)
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "decoder_input must be one "
+                                    r"of \('embedding', 'softmax'\), got "
+                                    "'onehot'"):
+            build(decoder_input='onehot')
+        with self.assertRaisesRegex(ValueError, 'needs decoder_input='):
+            build(decoder_input='softmax', scheduled_sampling=0.5)
+        with self.assertRaisesRegex(ValueError, r'probability in \[0, 1\], '
+                                    'got 1.5'):
+            build(scheduled_sampling=1.5)

@@ -1,4 +1,5 @@
 # Copyright (c) mmhier contributors. All rights reserved.
+import math
 from unittest import TestCase
 
 import torch
@@ -57,8 +58,65 @@ class TestHierPoolConversion(TestCase):
         names = [n for n, _ in conv.named_parameters()]
         self.assertTrue(names)
         self.assertTrue(all(n.startswith('projection.') for n in names), names)
+        # the spatial layout is kept: a 4x4 grid, not a global pooling
+        self.assertEqual(conv.params.out_size, (4, 4))
+        self.assertEqual(conv.projection.in_shape, (2048, 4, 4))
+
+    def test_projection_keeps_a_spatial_grid(self):
+        # ResNet-50 (224 px) and VGG-16 stages with the small p = 256
+        stages = dict(
+            resnet50=[(256, 56, 56), (512, 28, 28), (1024, 14, 14),
+                      (2048, 7, 7)],
+            vgg16=[(64, 112, 112), (128, 56, 56), (256, 28, 28),
+                   (512, 14, 14), (512, 7, 7)])
+        for name, shapes in stages.items():
+            for shape in shapes:
+                conv = build(
+                    in_shape=shape, out_channels=256, projection='mode')
+                self.assertEqual(conv.params.out_size, (4, 4), (name, shape))
+                # disjoint windows where 4 divides the map, else overlapping
+                n = shape[1]
+                kernel, stride = conv.params.kernel_size[0], \
+                    conv.params.stride[0]
+                self.assertEqual((n - kernel) // stride + 1, 4)
+                self.assertEqual(conv.projection.in_shape, (shape[0], 4, 4))
+                self.assertEqual(math.prod(conv.projection.mode_dims), 256)
+                x = torch.randn(2, *shape)
+                self.assertEqual(conv(x).shape, (2, 256))
+        # a declared grid, clipped to small maps
+        conv = build(
+            in_shape=(2048, 7, 7), out_channels=256, projection='mode', grid=7)
+        self.assertEqual(conv.params.out_size, (7, 7))
+        self.assertEqual(conv.params.kernel_size, (1, 1))
+        conv = build(
+            in_shape=(128, 2, 3), out_channels=64, projection='mode', grid=4)
+        self.assertEqual(conv.params.out_size, (2, 3))
+        # global pooling only when asked for
+        conv = build(
+            in_shape=(2048, 7, 7),
+            out_channels=256,
+            projection='mode',
+            out_size=(1, 1))
         self.assertEqual(conv.params.out_size, (1, 1))
-        self.assertEqual(conv.projection.in_shape, (2048, 1, 1))
+        with self.assertRaisesRegex(ValueError, r'grid must be .* got \(4,'):
+            build(in_shape=(8, 7, 7), out_channels=8, projection='mode',
+                  grid=(4, ))
+
+    def test_grid_pooling_keeps_where_the_evidence_is(self):
+        # two maps that differ only in where a feature fires: a global
+        # pooling cannot tell them apart, the 4x4 grid can
+        a = torch.zeros(1, 8, 8, 8)
+        b = torch.zeros(1, 8, 8, 8)
+        a[0, 3, 0, 0] = 1.
+        b[0, 3, 7, 7] = 1.
+        grid = build(in_shape=(8, 8, 8), out_channels=16, projection='mode')
+        glob = build(
+            in_shape=(8, 8, 8),
+            out_channels=16,
+            projection='mode',
+            out_size=(1, 1))
+        torch.testing.assert_close(glob(a), glob(b))
+        self.assertFalse(torch.allclose(grid(a), grid(b)))
 
     def test_values_equal_brute_force(self):
         torch.manual_seed(0)
@@ -80,10 +138,10 @@ class TestHierPoolConversion(TestCase):
             projection='mode',
             mode='avg')
         x = torch.randn(2, 16, 8, 8)
-        # 32 / 16 = 2 cells: pooled to 1x2, then mode products to p
-        self.assertEqual(conv.params.out_size, (1, 2))
-        pooled = brute_pool(x, (8, 4), (8, 4), (1, 2), lambda c: c.mean(-1))
-        expected = conv.projection(pooled.reshape(2, 16, 1, 2))
+        # pooled to the 4x4 grid, then mode products to p
+        self.assertEqual(conv.params.out_size, (4, 4))
+        pooled = brute_pool(x, (2, 2), (2, 2), (4, 4), lambda c: c.mean(-1))
+        expected = conv.projection(pooled.reshape(2, 16, 4, 4))
         torch.testing.assert_close(conv(x), expected)
 
     def test_adapts_to_other_sizes(self):
