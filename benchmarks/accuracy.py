@@ -101,7 +101,31 @@ MODELS_FMNIST = {
             ('guo', 'flat_resnet18-tiny_fmnist-fixed')),
     'hiernet': ('hiernet_resnet18-tiny_fmnist-fixed',
                 ('hiernet', 'flat_resnet18-tiny_fmnist-fixed')),
+    # the joint models (a DHNN head and a flat classifier, fused)
+    'joint-rnn': ('joint-rnn-pool-resi_resnet18-tiny_fmnist-fixed', None),
+    'joint-s2s': ('joint-s2s-pool_resnet18-tiny_fmnist', None),
+    # the paper's S2S decoder
+    's2s-paperdec': ('s2s-pool-paperdec_resnet18-tiny_fmnist', None),
+    # Guo et al.'s CNN-based multi-level baseline (masked coarse levels)
+    'multi-level':
+    ('../guo_cnn_rnn/fine-and-coarse_resnet18-tiny_fmnist-fixed', None),
+    # hierarchy-aware flat baselines (configs/hier_aware/)
+    'flat-softlabels':
+    ('../hier_aware/flat-softlabels_resnet18-tiny_fmnist-fixed', None),
+    'flat-hxe': ('../hier_aware/flat-hxe_resnet18-tiny_fmnist-fixed', None),
+    'flat-crm': ('../hier_aware/flat-crm_resnet18-tiny_fmnist-fixed', None),
+    # the flat model trained on the fine-labelled images only
+    # (--fine-fraction; the same number of iterations)
+    'flat-fine': ('flat_resnet18-tiny_fmnist-fixed', None),
 }
+# ablations of s2s-pool (one change each), configs/hier/ablation_fmnist/
+MODELS_FMNIST.update({
+    f's2s-{name}': (f'ablation_fmnist/s2s-{name}_resnet18-tiny_fmnist', None)
+    for name in ('pool-laststage', 'pool-allstages', 'poolgrid', 'poolglobal',
+                 'pool-ss', 'pool-unidir', 'pool-lw', 'pool-dropout')
+})
+# models trained on fine labels only under --fine-fraction
+FINE_ONLY = ('flat-fine', )
 MODELS_CIFAR = {
     'flat': ('flat_resnet18-tiny_cifar100', None),
     'rnn': ('rnn-pool_resnet18-tiny_cifar100', None),
@@ -123,7 +147,13 @@ BASELINE = {
     'flat-var': None,
     's2s-linear': 'flat-var',
     's2s-conv': 'flat-var',
-    's2s-pool': 'flat-var'
+    's2s-pool': 'flat-var',
+    'joint-s2s': 'flat-var',
+    's2s-paperdec': 'flat-var',
+    **{
+        name: 'flat-var'
+        for name in MODELS_FMNIST if name.startswith('s2s-')
+    }
 }
 
 MODES = dict(
@@ -156,6 +186,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=int,
         default=None,
         help='first N test images (0: all)')
+    parser.add_argument(
+        '--fine-fraction',
+        type=float,
+        nargs='*',
+        default=None,
+        help='partial labels: keep the full path of this share of each '
+        'class of the training images and only the level-2 prefix (a/b/*) '
+        'of the others; several values run each. flat-fine trains on the '
+        'fine images alone for the same number of iterations')
+    parser.add_argument(
+        '--eval-last',
+        action='store_true',
+        help='evaluate after the last epoch only (no curves)')
     parser.add_argument('--batch', type=int, default=128)
     parser.add_argument(
         '--backbone', choices=['small', 'config'], default='small')
@@ -182,6 +225,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         'in <out>/accuracy_runs (e.g. after a time-out)')
     parser.add_argument('--run-one', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--seed', type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--fraction', type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.mode = 'smoke' if args.smoke else 'quick' if args.quick else 'full'
     preset = MODES[args.mode]
@@ -193,6 +238,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     table = MODELS_FMNIST if args.dataset == 'fmnist' else MODELS_CIFAR
     if args.models is None:
         args.models = list(table)
+    if args.fine_fraction and any(not 0 < f <= 1 for f in args.fine_fraction):
+        parser.error(f'--fine-fraction values must be in (0, 1], got '
+                     f'{args.fine_fraction}')
     unknown = [m for m in args.models if m not in table]
     if unknown:
         parser.error(f'unknown models {unknown}; choose from {list(table)}')
@@ -320,7 +368,10 @@ def apply_budget(cfg, name: str, args) -> None:
         cfg.val_evaluator = evaluators
         cfg.test_evaluator = evaluators
     epochs = args.epochs
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=1)
+    cfg.train_cfg = dict(
+        by_epoch=True,
+        max_epochs=epochs,
+        val_interval=epochs if args.eval_last else 1)
     scheduler = cfg.get('param_scheduler')
     if isinstance(scheduler, dict) and 'T_max' in scheduler:
         scheduler['T_max'] = epochs
@@ -347,9 +398,15 @@ def apply_budget(cfg, name: str, args) -> None:
             else max(args.batch, 256 if not args.smoke else 16)
         loader.num_workers = 0
         loader.persistent_workers = False
+    fraction = getattr(args, 'fraction', None)
+    if fraction is not None and fraction < 1:
+        epochs = partial_labels(cfg, name, fraction, args)
+        if args.eval_last:
+            cfg.train_cfg.val_interval = epochs
     cfg.randomness = dict(seed=args.seed, deterministic=False)
-    cfg.work_dir = osp.join(args.out, 'accuracy_runs',
-                            f'{args.dataset}_{name}_seed{args.seed}')
+    cfg.work_dir = osp.join(
+        args.out, 'accuracy_runs', f'{args.dataset}_{_key(name, args)}_seed'
+        f'{args.seed}')
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=-1, save_last=False)
@@ -357,6 +414,19 @@ def apply_budget(cfg, name: str, args) -> None:
     cfg.load_from = None
     cfg.resume = False
     cfg.launcher = 'none'
+
+
+def partial_labels(cfg, name: str, fraction: float, args) -> int:
+    """Full paths for ``fraction`` of each class, level-2 prefixes for the
+    rest (dropped for the fine-only models, which then get the iterations
+    of ``args.epochs`` epochs on all images). Returns the epochs."""
+    from mmhier.engine.dataloader_cfg import use_partial_labels
+    return use_partial_labels(
+        cfg,
+        fraction,
+        args.train_images or 60000,
+        keep='fine' if name in FINE_ONLY else 'all',
+        seed=args.seed)
 
 
 def _shrink(cfg) -> None:
@@ -372,11 +442,12 @@ def _shrink(cfg) -> None:
         neck['out_channels'] = 32  # p: the widest stage pools to 1x1
         if 'in_shapes' in neck:
             del neck['in_shapes']
-    if head is not None:
-        if 'in_channels' in head:
-            head['in_channels'] = 32
-        if 'hidden_size' in head:
-            head['hidden_size'] = 8
+    for part in (head, (head or {}).get('hier_head')):
+        if part is not None:
+            if 'in_channels' in part:
+                part['in_channels'] = 32
+            if 'hidden_size' in part:
+                part['hidden_size'] = 8
 
 
 # ----------------------------------------------------------------------
@@ -477,7 +548,7 @@ def run_one(name: str, args) -> Dict[str, Any]:
     MMLogger._instance_dict.clear()
     params = sum(p.numel() for p in runner.model.parameters())
     return dict(
-        model=name,
+        model=_key(name, args),
         seed=args.seed,
         source=source,
         tree_nodes=tree.num_nodes,
@@ -485,6 +556,12 @@ def run_one(name: str, args) -> Dict[str, Any]:
         params=params,
         seconds=seconds,
         epochs=collector.epochs)
+
+
+def _key(name: str, args) -> str:
+    """Row name of a model: ``name@F`` under a fine fraction."""
+    fraction = getattr(args, 'fraction', None)
+    return name if fraction is None else f'{name}@{fraction:g}'
 
 
 def _plain_config_text() -> None:
@@ -499,18 +576,22 @@ def _plain_config_text() -> None:
         lambda self: pprint.pformat(self.to_dict(), width=79))
 
 
-def _result_path(name: str, seed: int, args) -> str:
+def _result_path(key: str, seed: int, args) -> str:
     folder = osp.join(args.out, 'accuracy_runs')
     os.makedirs(folder, exist_ok=True)
-    return osp.join(folder, f'{args.dataset}_{args.mode}_{name}_seed{seed}'
+    return osp.join(folder, f'{args.dataset}_{args.mode}_{key}_seed{seed}'
                     '.json')
 
 
-def _subprocess_run(name: str, seed: int, args) -> Dict[str, Any]:
-    out_json = _result_path(name, seed, args)
+def _subprocess_run(name: str, seed: int, fraction: Optional[float],
+                    args) -> Dict[str, Any]:
+    one = copy.copy(args)
+    one.fraction = fraction
+    out_json = _result_path(_key(name, one), seed, args)
     cmd = [sys.executable, osp.abspath(__file__)] + args.argv + [
         '--run-one', name, '--seed', str(seed)
-    ]
+    ] + ([] if fraction is None else ['--fraction',
+                                      str(fraction)])
     env = dict(os.environ)
     env['ACCURACY_RESULT'] = out_json
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -578,6 +659,9 @@ def summarise(results: List[Dict[str, Any]], args):
 
 
 def _baseline(key: str) -> str:
+    key, _, fraction = key.partition('@')
+    if fraction:  # partial labels: the flat model on the fine images
+        return f'flat-fine@{fraction}'
     name = key.split('-slow')[0].split('-fast')[0]
     if name in BASELINE:
         return BASELINE[name] or key
@@ -625,14 +709,55 @@ def plot_curves(results: List[Dict[str, Any]], path: str) -> Optional[str]:
     return path
 
 
+def plot_fractions(stats: Dict[str, Any], path: str) -> Optional[str]:
+    """Test path accuracy (mean and std over seeds) against the fine
+    fraction F, one line per model."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    lines: Dict[str, List] = {}
+    for key, metrics in stats.items():
+        name, _, fraction = key.partition('@')
+        if fraction and 'path_acc' in metrics:
+            ms = metrics['path_acc']
+            lines.setdefault(name, []).append(
+                (float(fraction), ms['mean'], ms['std']))
+    if not lines:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name, points in sorted(lines.items()):
+        points.sort()
+        xs, ys, es = zip(*points)
+        style = '--' if name.startswith('flat') else '-'
+        ax.errorbar(
+            xs, ys, yerr=es, fmt=style, marker='o', capsize=3, label=name)
+    ax.set_xscale('log')
+    ax.set_xlabel('share of training images with a full path, F')
+    ax.set_ylabel('test path accuracy (%)')
+    ax.set_title('Learning from coarse labels (mean ± std over seeds)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def run(args) -> Dict[str, Any]:
     os.makedirs(args.out, exist_ok=True)
-    jobs = [(m, s) for s in args.seeds for m in args.models]
+    fractions = args.fine_fraction or [None]
+    jobs = [(m, s, f) for f in fractions for s in args.seeds
+            for m in args.models if f is not None or m not in FINE_ONLY]
     start = time.perf_counter()
     results = []
     if args.summarise_only:
-        for name, seed in jobs:
-            path = _result_path(name, seed, args)
+        for name, seed, fraction in jobs:
+            one = copy.copy(args)
+            one.fraction = fraction
+            path = _result_path(_key(name, one), seed, args)
             if osp.exists(path):
                 with open(path) as f:
                     results.append(json.load(f))
@@ -642,33 +767,38 @@ def run(args) -> Dict[str, Any]:
             folder = osp.dirname(_result_path('', 0, args))
             raise FileNotFoundError(f'no saved runs under {folder}')
     elif args.jobs == 0:
-        for name, seed in jobs:
+        for name, seed, fraction in jobs:
             one = copy.copy(args)
-            one.seed = seed
+            one.seed, one.fraction = seed, fraction
             results.append(run_one(name, one))
-            with open(_result_path(name, seed, args), 'w') as f:
+            with open(_result_path(_key(name, one), seed, args), 'w') as f:
                 json.dump(results[-1], f)
             print(
-                f'{name} seed {seed}: {results[-1]["seconds"]:.0f} s',
+                f'{results[-1]["model"]} seed {seed}: '
+                f'{results[-1]["seconds"]:.0f} s',
                 flush=True)
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
             futures = [
-                pool.submit(_subprocess_run, name, seed, args)
-                for name, seed in jobs
+                pool.submit(_subprocess_run, name, seed, fraction, args)
+                for name, seed, fraction in jobs
             ]
-            for (name, seed), fut in zip(jobs, futures):
+            for (name, seed, _), fut in zip(jobs, futures):
                 results.append(fut.result())
                 print(
-                    f'{name} seed {seed}: {results[-1]["seconds"]:.0f} s '
-                    f'(total {time.perf_counter() - start:.0f} s)',
+                    f'{results[-1]["model"]} seed {seed}: '
+                    f'{results[-1]["seconds"]:.0f} s (total '
+                    f'{time.perf_counter() - start:.0f} s)',
                     flush=True)
     total = time.perf_counter() - start
     run_minutes = sum(r['seconds'] for r in results) / 60
     rows, columns, sources, stats = summarise(results, args)
     stem = args.name or f'accuracy_{args.dataset}_{args.mode}'
-    png = None if args.no_plot else plot_curves(
+    png = None if args.no_plot or args.eval_last else plot_curves(
         results, osp.join(args.out, f'{stem}_curves.png'))
+    if args.fine_fraction and not args.no_plot:
+        png = plot_fractions(stats, osp.join(args.out,
+                                             f'{stem}_fractions.png')) or png
     import torch
     info = machine_info('cuda' if torch.cuda.is_available() else 'cpu')
     notes = [

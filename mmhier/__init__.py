@@ -5,8 +5,18 @@ Importing this package registers every mmhier component in mmpretrain's
 registries (MODELS, DATASETS, METRICS, HOOKS, TRANSFORMS, ...) and applies the
 small compatibility layer for the pinned stack (see ``mmhier.engine``).
 """
-from .utils.version_check import check_versions
-from .version import __version__, version_info
+import warnings
+
+# mmcv-lite ships no compiled ops, so importing mmcv.cnn (which mmpretrain
+# does) warns that MultiScaleDeformableAttention is missing. No mmhier
+# component uses it; silence exactly that message, nothing else.
+warnings.filterwarnings(
+    'ignore',
+    message='Fail to import ``MultiScaleDeformableAttention``',
+    category=UserWarning)
+
+from .utils.version_check import check_versions  # noqa: E402
+from .version import __version__, version_info  # noqa: E402
 
 check_versions()
 

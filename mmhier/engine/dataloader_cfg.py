@@ -1,5 +1,6 @@
 # Copyright (c) mmhier contributors. All rights reserved.
-"""Dataloader defaults shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Dataloader settings shared by the tools, the demo and the benchmarks."""
+import math
 from copy import deepcopy
 from typing import Any, Sequence
 
@@ -46,3 +47,49 @@ def fix_persistent_workers(cfg: Any, fields: Sequence[str]) -> None:
         loader = cfg.get(field, None)
         if loader is not None and loader.get('num_workers', 0) == 0:
             loader['persistent_workers'] = False
+
+
+def use_partial_labels(cfg: Any,
+                       fine_fraction: float,
+                       num_images: int,
+                       keep: str = 'all',
+                       seed: int = 0,
+                       coarse_depth: int = 2) -> int:
+    """Train on partially labelled data (``HierCoarseLabelDataset``).
+
+    Wraps ``cfg.train_dataloader.dataset``: a seeded ``fine_fraction`` of
+    each class keeps its full path, the others keep their first
+    ``coarse_depth`` nodes (``a/b/*``). With ``keep='fine'`` (a model that
+    can only use full paths, such as a flat classifier) the coarse images are
+    dropped and ``max_epochs``, ``val_interval`` and the ``T_max`` of
+    epoch-based cosine schedules are scaled so that the run makes the same
+    number of iterations as on all ``num_images`` images.
+
+    Returns:
+        int: The epochs of the run.
+    """
+    loader = cfg.train_dataloader
+    loader.dataset = dict(
+        type='HierCoarseLabelDataset',
+        dataset=loader.dataset,
+        fine_fraction=fine_fraction,
+        coarse_depth=coarse_depth,
+        seed=seed,
+        keep=keep)
+    epochs = cfg.train_cfg.max_epochs
+    if keep != 'fine':
+        return epochs
+    batch = loader.batch_size
+    per_epoch = math.ceil(num_images / batch)
+    fine_per_epoch = math.ceil(
+        max(1, round(num_images * fine_fraction)) / batch)
+    scale = per_epoch / fine_per_epoch
+    cfg.train_cfg.max_epochs = max(1, round(epochs * scale))
+    if cfg.train_cfg.get('val_interval'):
+        cfg.train_cfg.val_interval = max(
+            1, round(cfg.train_cfg.val_interval * scale))
+    schedulers = cfg.get('param_scheduler') or []
+    for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if 'T_max' in sched and sched.get('by_epoch', True):
+            sched['T_max'] = max(1, round(sched['T_max'] * scale))
+    return cfg.train_cfg.max_epochs

@@ -1,2 +1,3 @@
 # Copyright (c) mmhier contributors. All rights reserved.
-from . import backbones, classifiers, heads, necks, utils  # noqa: F401
+from . import (backbones, classifiers, heads, losses, necks,  # noqa: F401
+               utils)

@@ -180,6 +180,39 @@ class TestAccuracyScript(unittest.TestCase):
         self.assertEqual(again['tables']['Test metrics (last epoch)']['rows'],
                          table['rows'])
 
+    def test_partial_labels_smoke(self):
+        """--fine-fraction: the joint model learns from all images, the
+        flat model from the fine ones only, for the same iterations."""
+        accuracy = load_script('accuracy')
+        with tempfile.TemporaryDirectory() as tmp:
+            data = osp.join(tmp, 'data')
+            out = osp.join(tmp, 'out')
+            os.makedirs(data)
+            write_fake_fashion_mnist(data, train=40, test=12)
+            accuracy.main([
+                '--smoke', '--jobs', '0', '--data-root', data, '--out', out,
+                '--models', 'flat-fine', 'joint-rnn', '--train-images', '40',
+                '--test-images', '12', '--batch', '8', '--epochs', '2',
+                '--fine-fraction', '0.25', '--eval-last'
+            ])
+            with open(osp.join(out, 'accuracy_fmnist_smoke.json')) as f:
+                report = json.load(f)
+            self.assertTrue(
+                osp.exists(
+                    osp.join(out, 'accuracy_fmnist_smoke_fractions.png')))
+        rows = {
+            r['model']: r
+            for r in report['tables']['Test metrics (last epoch)']['rows']
+        }
+        self.assertEqual(set(rows), {'flat-fine@0.25', 'joint-rnn@0.25'})
+        self.assertIn('(vs flat-fine@0.25)',
+                      rows['joint-rnn@0.25']['path_acc_vs_flat'])
+        runs = {r['model']: r for r in report['runs']}
+        # --eval-last: one evaluation, after the last epoch
+        self.assertEqual(len(runs['joint-rnn@0.25']['epochs']), 1)
+        self.assertEqual(len(runs['flat-fine@0.25']['epochs']), 1)
+        self.assertEqual(report['settings']['fine_fraction'], [0.25])
+
     def test_scores_by_hand(self):
         """The collector's scores equal hand-computed values on a 2-level
         tree: one right path, one wrong at level 2, one wrong at level 1."""

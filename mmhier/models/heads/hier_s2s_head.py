@@ -12,7 +12,6 @@ from ..utils import (BeamSearchResult, build_rnn, merge_directions,
                      tree_beam_search)
 from .base_hier_head import BaseHierHead
 
-
 #: what the decoder reads at each step, see ``HierS2SHead``
 DECODER_INPUTS = ('embedding', 'softmax')
 
@@ -172,10 +171,22 @@ class HierS2SHead(BaseHierHead):
         self.scheduled_sampling = float(scheduled_sampling)
         embed_dims = embed_dims or in_channels
         dec_hidden = hidden_size * (2 if bidirectional else 1)
-        self.encoder = build_rnn(cell, in_channels, hidden_size, num_layers,
-                                 bidirectional, dropout, init=rnn_init)
-        self.decoder = build_rnn(cell, embed_dims, dec_hidden, num_layers,
-                                 False, dropout, init=rnn_init)
+        self.encoder = build_rnn(
+            cell,
+            in_channels,
+            hidden_size,
+            num_layers,
+            bidirectional,
+            dropout,
+            init=rnn_init)
+        self.decoder = build_rnn(
+            cell,
+            embed_dims,
+            dec_hidden,
+            num_layers,
+            False,
+            dropout,
+            init=rnn_init)
         # Rows 0..N-1: nodes; row N: the start token (the root).
         self.embed = nn.Embedding(self.num_nodes + 1, embed_dims)
         if decoder_input == 'softmax' and not self.multi_label:
@@ -275,16 +286,16 @@ class HierS2SHead(BaseHierHead):
             outs.append(logits)
             if t == self.max_depth:
                 break
-            own = logits[:, 0, :n].detach().masked_fill(
-                ~children[prev], float('-inf')).argmax(-1)
+            own = logits[:,
+                         0, :n].detach().masked_fill(~children[prev],
+                                                     float('-inf')).argmax(-1)
             teacher = paths[:, t].masked_fill(paths[:, t] < 0, n)
             use_own = torch.rand(b, device=u.device) < self.scheduled_sampling
             # a sample whose path has ended keeps reading the start token
             prev = torch.where(use_own & (teacher < n), own, teacher)
         return torch.cat(outs, 1)
 
-    def train_logits(self, feats: Tuple[Tensor, ...],
-                     paths: Tensor) -> Tensor:
+    def train_logits(self, feats: Tuple[Tensor, ...], paths: Tensor) -> Tensor:
         """Logits ``(B, T + 1, N + 1)`` the single-label loss reads, by
         ``decoder_input`` and ``scheduled_sampling``."""
         if self.decoder_input == 'softmax':

@@ -133,8 +133,7 @@ class HierPoolConversion(BaseHierConversion):
                 for g in pair):
             raise ValueError(f'grid must be a positive int or two positive '
                              f'ints (h, w), got {grid!r}')
-        return (min(pair[0], self.in_shape[1]), min(pair[1],
-                                                    self.in_shape[2]))
+        return (min(pair[0], self.in_shape[1]), min(pair[1], self.in_shape[2]))
 
     def _window(self, height: int, width: int) -> _Window:
         """Kernel and stride that pool ``(height, width)`` to ``out_size``."""

@@ -9,3 +9,11 @@ __all__ = [
     'path_min_scores', 'select_label_nodes', 'topk_label_paths', 'build_rnn',
     'init_rnn', 'merge_directions'
 ]
+from .crm import crm_cost_matrix, crm_decode, crm_rank  # noqa: E402
+from .tree_distance import (DISTANCES, resolve_label_nodes,  # noqa: E402
+                            tree_distance_matrix)
+
+__all__ += [
+    'crm_cost_matrix', 'crm_decode', 'crm_rank', 'DISTANCES',
+    'resolve_label_nodes', 'tree_distance_matrix'
+]

@@ -293,8 +293,8 @@ class TestHierS2SHeadDecoderInput(TestCase):
             prev = torch.where(alive, choice, 8)
             own.append(prev)
         replay = always.decode_teacher((u, ),
-                                       torch.stack(own, 1).masked_fill(
-                                           gt < 0, E_))
+                                       torch.stack(own,
+                                                   1).masked_fill(gt < 0, E_))
         torch.testing.assert_close(sampled, replay)
         # evaluation and prediction never sample
         always.eval()
@@ -317,8 +317,8 @@ class TestHierS2SHeadDecoderInput(TestCase):
             got = head.path_log_probs((u, ), paths)
             for b in range(2):
                 for i, p in enumerate(ALL_PATHS):
-                    lp = head.log_probs(head((u[b:b + 1], ),
-                                             torch.tensor([p])))[0]
+                    lp = head.log_probs(
+                        head((u[b:b + 1], ), torch.tensor([p])))[0]
                     self.assertAlmostEqual(
                         got[b, i].item(), path_score(lp, p).item(), places=5)
 
@@ -336,9 +336,10 @@ class TestHierS2SHeadDecoderInput(TestCase):
         torch.testing.assert_close(head.loss((u, ), data)['loss'], expected)
 
     def test_bad_arguments(self):
-        with self.assertRaisesRegex(ValueError, "decoder_input must be one "
-                                    r"of \('embedding', 'softmax'\), got "
-                                    "'onehot'"):
+        with self.assertRaisesRegex(
+                ValueError, "decoder_input must be one "
+                r"of \('embedding', 'softmax'\), got "
+                "'onehot'"):
             build(decoder_input='onehot')
         with self.assertRaisesRegex(ValueError, 'needs decoder_input='):
             build(decoder_input='softmax', scheduled_sampling=0.5)

@@ -67,8 +67,8 @@ class TestHierPoolConversion(TestCase):
         stages = dict(
             resnet50=[(256, 56, 56), (512, 28, 28), (1024, 14, 14),
                       (2048, 7, 7)],
-            vgg16=[(64, 112, 112), (128, 56, 56), (256, 28, 28),
-                   (512, 14, 14), (512, 7, 7)])
+            vgg16=[(64, 112, 112), (128, 56, 56), (256, 28, 28), (512, 14, 14),
+                   (512, 7, 7)])
         for name, shapes in stages.items():
             for shape in shapes:
                 conv = build(
@@ -99,8 +99,11 @@ class TestHierPoolConversion(TestCase):
             out_size=(1, 1))
         self.assertEqual(conv.params.out_size, (1, 1))
         with self.assertRaisesRegex(ValueError, r'grid must be .* got \(4,'):
-            build(in_shape=(8, 7, 7), out_channels=8, projection='mode',
-                  grid=(4, ))
+            build(
+                in_shape=(8, 7, 7),
+                out_channels=8,
+                projection='mode',
+                grid=(4, ))
 
     def test_grid_pooling_keeps_where_the_evidence_is(self):
         # two maps that differ only in where a feature fires: a global

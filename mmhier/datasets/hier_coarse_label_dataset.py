@@ -1,0 +1,137 @@
+# Copyright (c) mmhier contributors. All rights reserved.
+"""Partially labelled training data: fine paths for a few, coarse for many."""
+import copy
+from typing import Any, List, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from mmpretrain.registry import DATASETS
+
+from mmhier.structures import PATH_UNKNOWN
+from .label_parsing import last_known_nodes
+
+#: what ``HierCoarseLabelDataset`` keeps
+KEEP = ('all', 'fine')
+
+
+@DATASETS.register_module()
+class HierCoarseLabelDataset:
+    """Keep the full path of a fraction of the samples, a coarse prefix of
+    the others (the setting of Guo et al., section 4.2).
+
+    For each class (the label node of a sample), a seeded ``fine_fraction``
+    of its samples keeps its full path (at least one sample per class when
+    ``fine_fraction > 0``). The others keep only the first ``coarse_depth``
+    nodes, followed by ``PATH_UNKNOWN``: the annotation ``a/b/*`` of a text
+    file, which losses read as "somewhere below b". Paths no deeper than
+    ``coarse_depth`` are complete either way and stay as they are.
+
+    ``keep='fine'`` drops the coarse samples instead: the training set of a
+    flat model that can only use fine labels.
+
+    Args:
+        dataset (dict | BaseDataset): A hierarchical dataset (its
+            ``get_data_info`` gives ``gt_path`` and ``gt_label``) or its
+            config.
+        fine_fraction (float): Share of each class that keeps its full path,
+            in ``[0, 1]``.
+        coarse_depth (int): Depth of the coarse prefix. Defaults to 2.
+        seed (int): Seed of the choice of fine samples. Defaults to 0.
+        keep (str): ``'all'`` or ``'fine'``. Defaults to ``'all'``.
+
+    Examples:
+        >>> train = dict(type='HierCoarseLabelDataset', fine_fraction=0.1,
+        ...              dataset=dict(type='HierFashionMNIST', ...))
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 fine_fraction: float,
+                 coarse_depth: int = 2,
+                 seed: int = 0,
+                 keep: str = 'all') -> None:
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset)
+        self.dataset = dataset
+        if not 0. <= float(fine_fraction) <= 1.:
+            raise ValueError(f'fine_fraction is a share in [0, 1], got '
+                             f'{fine_fraction!r}')
+        if not isinstance(coarse_depth, int) or coarse_depth < 1:
+            raise ValueError(f'coarse_depth must be an int >= 1, got '
+                             f'{coarse_depth!r}')
+        if keep not in KEEP:
+            raise ValueError(f'keep must be one of {KEEP}, got {keep!r}')
+        self.fine_fraction = float(fine_fraction)
+        self.coarse_depth = coarse_depth
+        self.seed = seed
+        self.keep = keep
+        self.fine = self._choose_fine()
+        self.indices = np.flatnonzero(self.fine) if keep == 'fine' else \
+            np.arange(len(self.fine))
+        depths = self.class_tree.depths[self._labels]
+        coarse = (~self.fine) & (depths > coarse_depth)
+        print_log(
+            f'{type(self).__name__}: {int(self.fine.sum())} of '
+            f'{len(self.fine)} samples keep their full path (fine_fraction='
+            f'{self.fine_fraction}, seed {seed}); {int(coarse.sum())} are cut '
+            f'to depth {coarse_depth}; keep={keep!r}: {len(self)} samples',
+            logger='current')
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(self.dataset.metainfo)
+
+    @property
+    def class_tree(self):
+        return self.dataset.class_tree
+
+    @property
+    def pipeline(self):
+        return self.dataset.pipeline
+
+    def _label_nodes(self) -> np.ndarray:
+        if hasattr(self.dataset, 'get_gt_labels'):
+            return np.asarray(self.dataset.get_gt_labels(), dtype=np.int64)
+        return np.array(
+            [last_known_nodes(p)[0] for p in self.dataset.get_gt_paths()],
+            dtype=np.int64)
+
+    def _choose_fine(self) -> np.ndarray:
+        """Bool ``(len(dataset),)``: the samples that keep their full
+        path, a seeded share of each class."""
+        self._labels = self._label_nodes()
+        rng = np.random.default_rng(self.seed)
+        fine = np.zeros(len(self._labels), dtype=bool)
+        if self.fine_fraction == 0:
+            return fine
+        for node in np.unique(self._labels):
+            members = np.flatnonzero(self._labels == node)
+            count = max(1, int(round(self.fine_fraction * len(members))))
+            fine[rng.permutation(members)[:count]] = True
+        return fine
+
+    def full_init(self) -> None:
+        self.dataset.full_init()
+
+    def get_data_info(self, idx: int) -> dict:
+        """The wrapped sample's info, its path cut unless it is fine."""
+        index = int(self.indices[idx])
+        info = self.dataset.get_data_info(index)
+        if not self.fine[index]:
+            path = np.array(info['gt_path'], copy=True)
+            deeper = path[:, self.coarse_depth:]
+            cut = (deeper >= 0).any(-1)  # rows deeper than the prefix
+            deeper[cut] = PATH_UNKNOWN
+            info['gt_path'] = path
+            info['gt_label'] = int(last_known_nodes(path)[0])
+        return info
+
+    def get_gt_paths(self) -> List[np.ndarray]:
+        return [self.get_data_info(i)['gt_path'] for i in range(len(self))]
+
+    def __getitem__(self, idx: int) -> Any:
+        return self.pipeline(self.get_data_info(idx))
+
+    def __len__(self) -> int:
+        return len(self.indices)
