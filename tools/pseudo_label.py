@@ -60,11 +60,11 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
 from mmpretrain.registry import DATASETS, MODELS  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from mmhier.structures import PATH_UNKNOWN, ClassTree  # noqa: E402
+from mmhier.utils.progress_bar import SparseProgressBar  # noqa: E402
 
 MODES = ('conditioned', 'free')
 ON_DISAGREE = ('coarse', 'pred', 'skip')
@@ -230,7 +230,7 @@ def pseudo_label(model: torch.nn.Module,
         shuffle=False,
         num_workers=num_workers,
         collate_fn=pseudo_collate)
-    bar = ProgressBar(len(dataset))
+    bar = SparseProgressBar(len(dataset), desc='predicting')
     index = 0
     for batch in loader:
         with torch.no_grad():
@@ -270,7 +270,7 @@ def pseudo_label(model: torch.nn.Module,
                 counts['written_coarse'] += 1
                 lines.append((img, label_text(known, tree, True)))
         bar.update(len(preds))
-    sys.stdout.write('\n')
+    bar.close()
     return dict(lines=lines, **counts)
 
 

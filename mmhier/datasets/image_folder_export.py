@@ -5,10 +5,10 @@ import os.path as osp
 from typing import Dict
 
 import numpy as np
-from mmengine.utils import ProgressBar
 from PIL import Image
 
 from mmhier.structures import ClassTree
+from mmhier.utils.progress_bar import SparseProgressBar
 
 
 def export_image_folder(imgs: np.ndarray, nodes: np.ndarray,
@@ -32,7 +32,7 @@ def export_image_folder(imgs: np.ndarray, nodes: np.ndarray,
     """
     n = len(imgs)
     print(f'{split}: writing {n} images to {osp.join(out_dir, split)}')
-    bar = ProgressBar(n)
+    bar = SparseProgressBar(n, desc=split)
     lines = []
     for i in range(n):
         names = tree.decode(tree.path(int(nodes[i])))
@@ -41,7 +41,7 @@ def export_image_folder(imgs: np.ndarray, nodes: np.ndarray,
         Image.fromarray(imgs[i]).save(osp.join(out_dir, rel))
         lines.append(f'{rel}\t{"/".join(names)}')
         bar.update()
-    print()
+    bar.close()
     with open(osp.join(out_dir, f'{split}.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     # every image counts once at each level its path reaches

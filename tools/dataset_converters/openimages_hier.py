@@ -72,9 +72,9 @@ HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, osp.dirname(osp.dirname(HERE)))
 
 from mmengine.fileio import load as mmengine_load  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
 
 from mmhier.structures import ClassTree  # noqa: E402
+from mmhier.utils.progress_bar import SparseProgressBar  # noqa: E402
 
 RELATIONS = ('Subcategory', 'Part')
 LABEL_COLUMNS = ('ImageID', 'Source', 'LabelName', 'Confidence')
@@ -403,7 +403,7 @@ def _lines_with_progress(path: str, desc: str) -> Iterable[Tuple[int, str]]:
     """Lines of a (possibly huge) file with a byte-based progress bar."""
     size = max(os.path.getsize(path), 1)
     print(f'{desc}: {path}')
-    bar = ProgressBar(size)
+    bar = SparseProgressBar(size, desc=desc)
     done, step = 0, max(size // 100, 1 << 16)
     shown = 0
     with open(path, 'rb') as f:
@@ -415,7 +415,7 @@ def _lines_with_progress(path: str, desc: str) -> Iterable[Tuple[int, str]]:
             yield lineno, raw.decode('utf-8')
     if size - shown > 0:
         bar.update(size - shown)
-    print()
+    bar.close()
 
 
 def read_labels(paths: Sequence[str], known: Set[str], label_map: Dict[str,
@@ -514,7 +514,7 @@ def convert(args: argparse.Namespace) -> dict:
     per_node = [0] * tree.num_nodes
     per_level = [0] * tree.max_depth
     print(f'writing {len(images)} images')
-    bar = ProgressBar(len(images))
+    bar = SparseProgressBar(len(images), desc='writing')
     for k, (image, nodes) in enumerate(images.items(), 1):
         if k % 1000 == 0 or k == len(images):
             bar.update(1000 if k % 1000 == 0 else k % 1000)
@@ -531,7 +531,7 @@ def convert(args: argparse.Namespace) -> dict:
         for d in range(int(max(tree.depths[n] for n in nodes))):
             per_level[d] += 1
         data_list.append((f'{args.img_prefix}{image}{args.img_ext}', paths))
-    print()
+    bar.close()
     counts['images'] = len(images)
     if not data_list:
         raise ConversionError('no image has a positive label in the tree; '
