@@ -1,12 +1,12 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 from .class_tree import (PATH_END, PATH_UNKNOWN, ROOT_NAME, ClassTree,
                          TreeError)
-from .label_paths import paths_to_multihot, stack_gt_paths
+from .label_paths import (batched_gt_paths, paths_to_multihot, stack_gt_paths)
 from .tree_compare import (TreeMismatchError, check_same_tree,
                            first_tree_difference)
 
 __all__ = [
     'ClassTree', 'TreeError', 'PATH_END', 'PATH_UNKNOWN', 'ROOT_NAME',
-    'stack_gt_paths', 'paths_to_multihot', 'TreeMismatchError',
-    'check_same_tree', 'first_tree_difference'
+    'stack_gt_paths', 'batched_gt_paths', 'paths_to_multihot',
+    'TreeMismatchError', 'check_same_tree', 'first_tree_difference'
 ]

@@ -467,6 +467,21 @@ class ClassTree:
         padded with -1; C is the largest number of children."""
         return self.tensor('children_index', device)
 
+    def level_widths(self) -> Tuple[int, ...]:
+        """The most children a node of depth t has (the root's at t = 0,
+        at least 1), for t = 0..T-1; plain ints, made once (the beam search
+        sizes its steps with them without touching a tensor)."""
+        key = ('level_widths', 'host')
+        if key not in self._cache:
+            n = self.num_nodes
+            num_children = np.bincount(
+                np.where(self.parents < 0, n, self.parents), minlength=n + 1)
+            node_depth = np.append(self.depths, 0)
+            self._cache[key] = tuple(
+                max(int(num_children[node_depth == t].max()), 1)
+                for t in range(self.max_depth))
+        return self._cache[key]
+
     def ancestor_mask(self, device='cpu') -> torch.Tensor:
         """Bool ``(N, N)``: ``[i, j]`` is true when j is i or an ancestor of
         i (the root excluded). Dense, N^2 bytes."""

@@ -1,6 +1,6 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 """Batching helpers for label paths carried on DataSamples."""
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 
@@ -36,11 +36,47 @@ def stack_gt_paths(data_samples: Sequence,
     if len(lengths) != 1:
         raise ValueError(f'{key} tensors have different lengths {lengths}; '
                          'all must be padded to the tree depth')
-    p_max = max(p.shape[0] for p in paths)
-    out = paths[0].new_full((len(paths), p_max, lengths.pop()), PATH_END)
-    for i, p in enumerate(paths):  # one copy per sample, no per-node work
-        out[i, :p.shape[0]] = p
+    # one op, not one copy per sample
+    out = torch.nn.utils.rnn.pad_sequence(
+        paths, batch_first=True, padding_value=PATH_END)
     return out.to(device) if device is not None else out
+
+
+def batched_gt_paths(data_samples: Sequence,
+                     key: str = 'gt_path') -> Optional[torch.Tensor]:
+    """The ``(B, P, T)`` batch of paths a data preprocessor left on the
+    samples, without stacking, or ``None``.
+
+    :class:`~mmhier.models.HierDataPreprocessor` stacks the ``gt_path`` of a
+    batch once, on the device, and sets each sample's ``gt_path`` to its
+    row of that batch (a view, as mmpretrain's ``ClsDataPreprocessor`` does
+    with ``gt_label``). This finds the batch again from the views, reading
+    only metadata (no device op, no host sync). It returns ``None`` (stack
+    with :func:`stack_gt_paths`) unless sample i holds row i of one batch.
+
+    Args:
+        data_samples: DataSamples (or dicts) of one batch.
+        key: Field name, ``'gt_path'`` by default.
+
+    Returns:
+        Long tensor ``(B, P_max, T)`` or ``None``.
+    """
+    batch = None
+    for i, sample in enumerate(data_samples):
+        value = sample.get(key) if isinstance(sample, dict) else sample.get(
+            key, None)
+        base = getattr(value, '_base', None)
+        if base is None or (batch is not None and base is not batch):
+            return None
+        batch = base
+        if (batch.dim() != 3 or batch.dtype != torch.long or value.dim() != 2
+                or value.shape[-1] != batch.shape[-1]
+                or value.storage_offset()
+                != batch.storage_offset() + i * batch.stride(0)):
+            return None
+    if batch is None or batch.size(0) != len(data_samples):
+        return None
+    return batch
 
 
 def paths_to_multihot(paths: torch.Tensor, num_nodes: int) -> torch.Tensor:

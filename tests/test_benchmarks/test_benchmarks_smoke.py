@@ -75,7 +75,15 @@ class TestOverheadScript(unittest.TestCase):
         # the flat model adds nothing; the S2S head adds parameters
         self.assertEqual(rows['flat']['added_params'], 0)
         self.assertGreater(rows['s2s-pool-large']['added_params'], 0)
-        self.assertIn('train <=', rows['s2s-pool-large']['target'])
+        self.assertIn('train syncs 0: met', rows['s2s-pool-large']['target'])
+        # work ops and host syncs of a train and an inference step
+        self.assertEqual(rows['flat']['train_added_ops'], 0)
+        for name in ('rnn-pool-small', 's2s-pool-large'):
+            self.assertGreater(rows[name]['train_added_ops'], 0)
+            self.assertEqual(rows[name]['train_syncs'], 0)
+            self.assertLessEqual(rows[name]['infer_syncs'], 1)
+        self.assertIn('infer: Tensor.tolist x1',
+                      rows['rnn-pool-small']['sync_ops'])
         self.assertIn('| s2s-pool-large |', text)
         self.assertIn('- command: `python benchmarks/', text)
 

@@ -41,7 +41,10 @@ class_tree = {
 num_nodes = 120  # N, for flat baselines over all tree nodes
 
 dataset_type = 'HierCIFAR100'
+# mmpretrain's ClsDataPreprocessor that also batches gt_path once a step,
+# on the device, for the hierarchical heads (flat heads ignore it)
 data_preprocessor = dict(
+    type='HierDataPreprocessor',
     mean=[129.304, 124.070, 112.434],
     std=[68.170, 65.392, 70.418],
     to_rgb=False)  # the images are loaded as RGB

@@ -20,8 +20,13 @@ class_tree = data_root + 'tree.json'
 num_nodes = 18
 
 dataset_type = 'HierDataset'
+# mmpretrain's ClsDataPreprocessor that also batches gt_path once a step,
+# on the device, for the hierarchical heads (flat heads ignore it)
 data_preprocessor = dict(
-    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+    type='HierDataPreprocessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True)
 
 # Section 4.1: shorter side resized to a random size in [256, 512], then a
 # 224 x 224 crop.

@@ -17,8 +17,13 @@ class_tree = ('{{fileDirname}}/../../../mmhier/datasets/trees/'
 num_nodes = 15  # N, for flat baselines over all tree nodes
 
 dataset_type = 'HierFashionMNIST'
+# mmpretrain's ClsDataPreprocessor that also batches gt_path once a step,
+# on the device, for the hierarchical heads (flat heads ignore it)
 data_preprocessor = dict(
-    mean=[72.94], std=[90.02], to_rgb=False)  # Fashion-MNIST statistics
+    type='HierDataPreprocessor',
+    mean=[72.94],  # Fashion-MNIST statistics
+    std=[90.02],
+    to_rgb=False)
 
 train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),

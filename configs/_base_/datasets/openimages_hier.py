@@ -13,7 +13,10 @@ class_tree = data_root + 'train_tree.json'
 num_nodes = 30  # N, for flat baselines over all tree nodes
 
 dataset_type = 'HierDataset'
+# mmpretrain's ClsDataPreprocessor that also batches gt_path once a step,
+# on the device, for the hierarchical heads (flat heads ignore it)
 data_preprocessor = dict(
+    type='HierDataPreprocessor',
     # ImageNet statistics: the backbones start from ImageNet weights
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],

@@ -228,15 +228,21 @@ class BaseCNNGeneratorHead(BaseHierHead):
         """Per-level targets ``(B, T)`` of paths ``(B, T)``: the node,
         "none" (N) where the path stopped, -1 (ignored) where unknown."""
         stopped = gt == PATH_END
-        if stopped.any() and not self.with_none:
-            b = int(torch.nonzero(stopped.any(-1))[0])
-            raise ValueError(
-                f'gt_path of data sample {b} stops early '
-                f'({gt[b].tolist()}) but the tree has a fixed depth, so '
-                f'{type(self).__name__} has no "none" class; mark missing '
-                'levels as PATH_UNKNOWN (coarse-only)')
         tgt = gt.masked_fill(stopped, self.num_nodes)
         return tgt.masked_fill(gt == PATH_UNKNOWN, -1)
+
+    def gt_end_errors(self, gt: Tensor) -> Optional[Tensor]:
+        """On a fixed-depth tree there is no "none" class: a path may not
+        stop early (coarse-only levels are ``PATH_UNKNOWN``)."""
+        if self.with_none:
+            return None
+        return (gt == PATH_END).any(-1)
+
+    def gt_end_message(self, sample: int, path: List[int]) -> str:
+        return (f'gt_path of data sample {sample} stops early ({path}) but '
+                f'the tree has a fixed depth, so {type(self).__name__} has '
+                'no "none" class; mark missing levels as PATH_UNKNOWN '
+                '(coarse-only)')
 
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:
@@ -302,7 +308,8 @@ class BaseCNNGeneratorHead(BaseHierHead):
                 self.effective_beam_size(),
                 can_stop=self.can_stop(lp.device),
                 end_token=True,
-                device=lp.device)
+                device=lp.device,
+                stop_depths=self.stop_depths())
         depths = self.tree.tensor('depths', lp.device)
         n = self.num_nodes
         node_scores = lp[:, depths - 1, torch.arange(n, device=lp.device)]

@@ -1,5 +1,6 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 """Shared scaffolding of the hierarchical (path-predicting) heads."""
+import os
 from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -10,10 +11,26 @@ from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from mmhier.structures import (PATH_END, PATH_UNKNOWN, ClassTree,
-                               paths_to_multihot, stack_gt_paths)
+                               batched_gt_paths, paths_to_multihot,
+                               stack_gt_paths)
 from ..utils import BeamSearchResult, select_label_nodes, topk_label_paths
 
 _IGNORE = -100  # ignore_index of F.cross_entropy
+
+
+def debug_checks() -> bool:
+    """Whether ``MMHIER_DEBUG`` asks for the full ground-truth checks (with
+    a message naming the sample) at every step, host syncs and all."""
+    return os.environ.get('MMHIER_DEBUG', '') not in ('', '0')
+
+
+def ends_at_inner(gt: Tensor, is_leaf: Tensor) -> Tensor:
+    """Bool ``(B,)``: complete paths ``(B, T)`` whose last node is not a leaf
+    (paths with ``PATH_UNKNOWN`` steps are coarse-only, never flagged)."""
+    length = (gt >= 0).sum(-1)
+    last = gt.gather(1, (length - 1).clamp(min=0)[:, None])[:, 0]
+    unknown = (gt == PATH_UNKNOWN).any(-1)
+    return ~is_leaf[last.clamp(min=0)] & ~unknown
 
 
 class BaseHierHead(BaseModule, metaclass=ABCMeta):
@@ -34,6 +51,9 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
     Ground truth: ``gt_path`` ``(P, T)`` per sample, padded with
     ``PATH_END`` (the path stopped) and ``PATH_UNKNOWN`` (not annotated:
     ignored by the loss). Single-label heads train on the first path.
+    ``HierDataPreprocessor`` batches it once per step on the device; the
+    heads then read that batch as it is, with no host sync (see
+    :meth:`get_gt_paths`).
 
     Predictions set on each DataSample (``T = tree.max_depth``):
 
@@ -166,17 +186,58 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
     # ------------------------------------------------------------------
     def get_gt_paths(self, data_samples: Sequence[DataSample],
                      device: Union[str, torch.device]) -> Tensor:
-        """Batch and check the ``gt_path`` of data samples.
+        """The ``gt_path`` of a batch, long ``(B, P, T)`` on ``device``.
 
-        Returns:
-            Long ``(B, P, T)``; raises ``ValueError`` naming the first sample
-            whose (first, or any non-empty) path is not in the tree.
+        Where the paths enter decides what is checked, so that a training
+        step reads nothing back from the device:
+
+        - batched by ``HierDataPreprocessor`` (the configs): the batch is
+          used as it is. The datasets checked every path against the tree
+          when they loaded it; what only the head knows (where a path may
+          end, :meth:`gt_end_errors`) is asserted on the device,
+          asynchronously (``torch._assert_async``).
+        - packed any other way (hand-made samples, another preprocessor):
+          stacked here and checked with :meth:`check_gt_paths` before they
+          move to ``device``, which raises a ``ValueError`` naming the
+          sample.
+
+        ``MMHIER_DEBUG=1`` runs :meth:`check_gt_paths` on every batch.
         """
-        gt = stack_gt_paths(data_samples, device)
+        gt = batched_gt_paths(data_samples)
+        checked = gt is None or debug_checks()
+        if gt is None:
+            gt = stack_gt_paths(data_samples)
         if gt.size(-1) != self.max_depth:
             raise ValueError(f'gt_path has length {gt.size(-1)} but the tree '
                              f'has depth {self.max_depth}')
-        used = torch.zeros(gt.shape[:2], dtype=torch.bool, device=device)
+        if checked:
+            self.check_gt_paths(gt)
+        else:
+            bad = self.gt_end_errors(gt[:, 0]) if not self.multi_label \
+                else None
+            if bad is not None:
+                torch._assert_async(
+                    ~bad.any(),
+                    f'{type(self).__name__}: a gt_path ends where the head '
+                    'cannot stop a path; run with MMHIER_DEBUG=1 to name '
+                    'the sample')
+        return gt.to(device)
+
+    def check_gt_paths(self, gt: Tensor) -> None:
+        """Check ground-truth paths, reading the result back (a host sync).
+
+        Args:
+            gt: Long ``(B, P, T)`` (or ``(B, T)``, one path per sample).
+
+        Raises:
+            ValueError: naming the first sample whose (first, or any
+                non-empty when multi-label) path is not a path of the tree,
+                or (single-label) ends where the head cannot stop
+                (:meth:`gt_end_errors`).
+        """
+        if gt.dim() == 2:
+            gt = gt[:, None]
+        used = torch.zeros(gt.shape[:2], dtype=torch.bool, device=gt.device)
         used[:, 0] = True
         if self.multi_label:
             used = gt[..., 0] != PATH_END
@@ -186,7 +247,21 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
             raise ValueError(
                 f'gt_path of data sample {b} (row {p}) is not a path of the '
                 f'tree: {gt[b, p].tolist()}')
-        return gt
+        bad = None if self.multi_label else self.gt_end_errors(gt[:, 0])
+        if bad is not None and bad.any():
+            b = int(torch.nonzero(bad)[0])
+            raise ValueError(self.gt_end_message(b, gt[b, 0].tolist()))
+
+    def gt_end_errors(self, gt: Tensor) -> Optional[Tensor]:
+        """Bool ``(B,)``: first paths ``(B, T)`` (valid ones) that end where
+        this head cannot stop a path; ``None`` when every end is fine (the
+        default). Computed on the device, without a sync."""
+        return None
+
+    def gt_end_message(self, sample: int, path: List[int]) -> str:
+        """The error for a sample flagged by :meth:`gt_end_errors`."""
+        return (f'gt_path of data sample {sample} ends where '
+                f'{type(self).__name__} cannot stop a path: {path}')
 
     def weighted_ce_loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         """Sum over steps of ``w_t * CE``, averaged over the batch.
@@ -232,20 +307,23 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
         """
         b, t, n = logits.shape
         target = paths_to_multihot(gt, n).to(logits.dtype)
-        weight = torch.ones_like(target)
-        unknown_step = gt == PATH_UNKNOWN  # (B, P, T)
-        if unknown_step.any():
-            known = gt >= 0
-            depth = known.sum(-1, keepdim=True)  # nodes per path
-            last = gt.gather(-1, (depth - 1).clamp(min=0)).squeeze(-1)
-            last = torch.where(depth.squeeze(-1) > 0, last, n)  # n = root
-            # below[a, j]: j is a (or below a); row n (the root) is all.
-            anc = self.tree.ancestor_mask(logits.device)
-            below = torch.cat([anc.t(), anc.new_ones(1, n)], 0)[last]
-            unknown = torch.einsum('bpt,bpn->btn', unknown_step.float(),
-                                   below.float()) > 0
-            unknown = unknown & self.tree.level_mask(logits.device)
-            weight = weight.masked_fill(unknown & (target == 0), 0.)
+        # Computed whether or not a path is unknown anywhere: a branch on
+        # that would read it back to the host at every step.
+        known = gt >= 0
+        length = known.sum(-1)  # (B, P) nodes per path
+        last = gt.gather(-1, (length - 1).clamp(min=0)[..., None])[..., 0]
+        # below[b, p, j]: node j is the last known node of path p or below
+        # it (any node for a path unknown from level 1 on)
+        anc = self.tree.ancestor_mask(logits.device)  # [j, a]: a <= j
+        below = anc.t()[last.clamp(min=0)] | (length == 0)[..., None]
+        # unknown[b, j]: a path of b is PATH_UNKNOWN at j's own step and
+        # j is below its last known node
+        depth_step = self.tree.tensor('depths', logits.device) - 1
+        unknown_step = (gt == PATH_UNKNOWN).index_select(-1, depth_step)
+        unknown = (unknown_step & below).any(1)  # (B, N)
+        drop = unknown[:, None] & self.tree.level_mask(logits.device) & (
+            target == 0)
+        weight = (~drop).to(logits.dtype)
         if level_mask is not None:
             weight = weight * level_mask.to(weight.dtype)
         bce = F.binary_cross_entropy_with_logits(
@@ -256,9 +334,26 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
     # ------------------------------------------------------------------
     # predictions
     # ------------------------------------------------------------------
+    def _stop_nodes(self) -> Tuple[int, Tuple[int, ...]]:
+        """How many nodes may end a path, and their depths: host values of
+        :meth:`can_stop`, made once (no sync, nothing to trace per step)."""
+        stop = getattr(self, '_stop_nodes_cache', None)
+        if stop is None:
+            mask = self.can_stop('cpu').numpy().astype(bool)
+            stop = (int(mask.sum()),
+                    tuple(sorted({int(d)
+                                  for d in self.tree.depths[mask]})))
+            self._stop_nodes_cache = stop
+        return stop
+
     def effective_beam_size(self) -> int:
         """k clipped to the number of nodes that may end a path."""
-        return min(self.beam_size, int(self.can_stop().sum()))
+        return min(self.beam_size, self._stop_nodes()[0])
+
+    def stop_depths(self) -> Tuple[int, ...]:
+        """Depths of the nodes that may end a path (for the beam search,
+        known on the host)."""
+        return self._stop_nodes()[1]
 
     def pack_single_label(
         self, beams: BeamSearchResult, node_scores: Tensor,
@@ -307,8 +402,12 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
         device = node_scores.device
         can_stop = self.can_stop(device)
         pm = self.tree.tensor('path_matrix', device)
-        scores, last = topk_label_paths(node_scores, self.tree,
-                                        self.effective_beam_size(), can_stop)
+        scores, last = topk_label_paths(
+            node_scores,
+            self.tree,
+            self.effective_beam_size(),
+            can_stop,
+            num_stop=self._stop_nodes()[0])
         paths = pm[last]  # (B, K, T)
         best = paths[:, 0]
         level = torch.where(best >= 0,
@@ -323,15 +422,34 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
             pred_beam_scores=scores,
             pred_score=node_scores,
             pred_node_score=node_scores)
-        samples = self._to_data_samples(fields, last[:, 0], data_samples)
-        for sample, sel in zip(samples, selected):
-            sample.set_field(pm[sel], 'pred_paths')
-        return samples
+        # The selected nodes first, in node order (a stable sort keeps it):
+        # each sample's pred_paths is then a slice of one fixed-shape tensor,
+        # cut by a count read back with the paths, not a boolean index (one
+        # host sync per sample).
+        order = torch.sort(
+            (~selected).to(torch.uint8), dim=1, stable=True).indices
+        ragged = dict(pred_paths=(pm[order], selected.sum(-1)))
+        return self._to_data_samples(fields, last[:, 0], data_samples, ragged)
 
     def _to_data_samples(
-        self, fields: Dict[str, Tensor], label: Tensor,
-        data_samples: Optional[List[Optional[DataSample]]]
+        self,
+        fields: Dict[str, Tensor],
+        label: Tensor,
+        data_samples: Optional[List[Optional[DataSample]]],
+        ragged: Optional[Dict[str, Tuple[Tensor, Tensor]]] = None
     ) -> List[DataSample]:
+        """Set the fields on the data samples.
+
+        Args:
+            fields: ``(B, ...)`` tensors; sample i gets row i of each.
+            label: ``(B,)`` ``pred_label``.
+            data_samples: Samples to fill, or ``None``.
+            ragged: ``{name: (values (B, M, ...), counts (B,))}``: sample i
+                gets ``values[i, :counts[i]]``.
+
+        The names of ``pred_path`` and the ragged counts are read back
+        together, the one host sync of ``predict``.
+        """
         b = label.size(0)
         if data_samples is None:
             data_samples = [None] * b
@@ -340,7 +458,12 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
                              f'batch of {b}')
         fields = {k: v.detach() for k, v in fields.items()}
         label = label.detach()
-        names = [self.tree.decode(p) for p in fields['pred_path'].tolist()]
+        ragged = ragged or {}
+        t = fields['pred_path'].size(1)
+        host = torch.cat([fields['pred_path']] +
+                         [c.detach()[:, None] for _, c in ragged.values()],
+                         1).tolist()
+        names = [self.tree.decode(row[:t]) for row in host]
         out = []
         for i, sample in enumerate(data_samples):
             sample = DataSample() if sample is None else sample
@@ -351,8 +474,10 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
                     sample.set_field(value[i], key)
             sample.set_pred_label(label[i:i + 1])
             sample.set_field(names[i], 'pred_path_names')
+            for j, (key, (values, _)) in enumerate(ragged.items()):
+                sample.set_field(values[i, :host[i][t + j]].detach(), key)
             out.append(sample)
         return out
 
 
-__all__ = ['BaseHierHead']
+__all__ = ['BaseHierHead', 'debug_checks', 'ends_at_inner']

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from mmhier.structures import PATH_END, PATH_UNKNOWN, ClassTree
 from ..utils import BeamSearchResult, tree_beam_search
 from .base_cnn_generator_head import SEQ_REDUCE, pooled_feature
-from .base_hier_head import BaseHierHead
+from .base_hier_head import BaseHierHead, ends_at_inner
 
 LSTMState = Tuple[Tensor, Tensor]
 
@@ -310,15 +310,9 @@ class GuoRNNHead(BaseHierHead):
             return log_probs
         node = prefix[:, t]
         forced = node >= 0
-        if not forced.any():
-            return log_probs
-        allowed = torch.zeros(
-            log_probs.size(0),
-            log_probs.size(-1),
-            dtype=torch.bool,
-            device=log_probs.device)
-        allowed[forced, node[forced]] = True
-        allowed[~forced] = True
+        # a mask, not boolean indexing: no host sync
+        cols = torch.arange(log_probs.size(-1), device=log_probs.device)
+        allowed = (cols[None] == node[:, None]) | ~forced[:, None]
         return log_probs.masked_fill(~allowed[:, None], float('-inf'))
 
     def decode_greedy(self,
@@ -379,8 +373,8 @@ class GuoRNNHead(BaseHierHead):
             end_lp = torch.where(~done & is_end, chosen_lp, end_lp)
             done = done | is_end
             prev = choice.masked_fill(is_end, n)
-            if bool(done.all()):
-                break
+            # no early exit when all are done: reading that back would
+            # sync; the steps after it change nothing
         scores = node_lp.sum(-1) + end_lp
         return BeamSearchResult(paths[:, None], scores[:, None],
                                 node_lp[:, None], end_lp[:, None])
@@ -415,7 +409,8 @@ class GuoRNNHead(BaseHierHead):
             beam_size,
             can_stop=self.can_stop(v.device),
             end_token=self.end_token,
-            device=v.device)
+            device=v.device,
+            stop_depths=self.stop_depths())
 
     # ------------------------------------------------------------------
     # the head contract
@@ -446,18 +441,21 @@ class GuoRNNHead(BaseHierHead):
         length = (gt >= 0).sum(-1)
         unknown = (gt == PATH_UNKNOWN).any(-1)
         tgt = torch.cat([gt, gt.new_full((b, 1), -1)], 1).clamp(min=-1)
-        end = torch.zeros_like(tgt, dtype=torch.bool)
-        end[torch.arange(b, device=gt.device), length] = True
-        if not self.allow_inner_stop:
-            last = gt.gather(1, (length - 1).clamp(min=0)[:, None])[:, 0]
-            inner = ~self.tree.tensor('is_leaf', gt.device)[last] & ~unknown
-            if inner.any():
-                i = int(torch.nonzero(inner)[0])
-                raise ValueError(
-                    f'gt_path of data sample {i} ends at inner node '
-                    f'{self.tree.names[int(last[i])]!r}, but '
-                    'allow_inner_stop=False')
-        return tgt.masked_fill(end & ~unknown[:, None], n)
+        steps = torch.arange(gt.size(1) + 1, device=gt.device)
+        end = (steps == length[:, None]) & ~unknown[:, None]
+        return tgt.masked_fill(end, n)
+
+    def gt_end_errors(self, gt: Tensor) -> Optional[Tensor]:
+        """With END and ``allow_inner_stop=False``, complete paths must end
+        at a leaf."""
+        if not self.end_token or self.allow_inner_stop:
+            return None
+        return ends_at_inner(gt, self.tree.tensor('is_leaf', gt.device))
+
+    def gt_end_message(self, sample: int, path: List[int]) -> str:
+        last = [i for i in path if i >= 0][-1]
+        return (f'gt_path of data sample {sample} ends at inner node '
+                f'{self.tree.names[last]!r}, but allow_inner_stop=False')
 
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:

@@ -165,7 +165,8 @@ class HierRNNHead(BaseHierHead):
         log_probs = self.log_probs(self(feats))  # (B, T, N)
         b, k, t = paths.shape
         picked = log_probs[:, None].expand(b, k, t, -1).gather(
-            -1, paths.clamp(min=0)[..., None])[..., 0]
+            -1,
+            paths.clamp(min=0)[..., None])[..., 0]
         return picked.masked_fill(paths < 0, 0.).sum(-1)
 
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
@@ -196,8 +197,11 @@ class HierRNNHead(BaseHierHead):
             node_scores = self.node_scores(logits.sigmoid())
             return self.pack_multi_label(node_scores, data_samples)
         log_probs = self.log_probs(logits)
-        beams = tree_beam_search_static(log_probs, self.tree,
-                                        self.effective_beam_size(),
-                                        self.can_stop(logits.device))
+        beams = tree_beam_search_static(
+            log_probs,
+            self.tree,
+            self.effective_beam_size(),
+            self.can_stop(logits.device),
+            stop_depths=self.stop_depths())
         node_scores = self.node_scores(log_probs.exp())
         return self.pack_single_label(beams, node_scores, data_samples)

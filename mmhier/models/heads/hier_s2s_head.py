@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from mmhier.structures import PATH_UNKNOWN, paths_to_multihot
 from ..utils import (BeamSearchResult, build_rnn, merge_directions,
                      tree_beam_search)
-from .base_hier_head import BaseHierHead
+from .base_hier_head import BaseHierHead, ends_at_inner
 
 #: what the decoder reads at each step, see ``HierS2SHead``
 DECODER_INPUTS = ('embedding', 'softmax')
@@ -375,7 +375,8 @@ class HierS2SHead(BaseHierHead):
             beam_size,
             can_stop=self.can_stop(log_probs.device),
             end_token=True,
-            device=log_probs.device)
+            device=log_probs.device,
+            stop_depths=self.stop_depths())
 
     def beam_search(self,
                     feats: Tuple[Tensor, ...],
@@ -400,21 +401,14 @@ class HierS2SHead(BaseHierHead):
             return self.static_beam_search(self.log_probs(logits), beam_size)
         u, state = self.encode(feats)
         b = u.size(0)
-        is_lstm = isinstance(state, tuple)
-        # The search reorders dim 0, the hypotheses: (J, B, H) -> (B, J, H).
-        state = tuple(s.transpose(0, 1) for s in state) if is_lstm \
-            else state.transpose(0, 1)
 
         def step(t: int, last: Tensor, st):
+            # st: (J, B * K, H), reordered along dim 1 by the search
             k = last.size(1)
-            st = tuple(s.transpose(0, 1).contiguous() for s in st) \
-                if is_lstm else st.transpose(0, 1).contiguous()
             out, st = self.decoder(self.embed(last.reshape(-1, 1)), st)
             logits = self.output(out.view(b, k, 1, -1), u, t)[:, :, 0]
             if record is not None:
                 record.append(logits)
-            st = tuple(s.transpose(0, 1) for s in st) if is_lstm \
-                else st.transpose(0, 1)
             return self.log_probs(logits[:, :, None], t)[:, :, 0], st
 
         return tree_beam_search(
@@ -425,7 +419,9 @@ class HierS2SHead(BaseHierHead):
             can_stop=self.can_stop(u.device),
             end_token=True,
             state=state,
-            device=u.device)
+            device=u.device,
+            stop_depths=self.stop_depths(),
+            state_dim=1)
 
     # ------------------------------------------------------------------
     # the head contract
@@ -460,23 +456,24 @@ class HierS2SHead(BaseHierHead):
         """Per-step targets ``(B, T + 1)`` of paths ``(B, T)``: the nodes,
         END (= N) after the last one, -1 (ignored) elsewhere."""
         b, t = gt.shape
-        n = self.num_nodes
         length = (gt >= 0).sum(-1)
         unknown = (gt == PATH_UNKNOWN).any(-1)
         tgt = torch.cat([gt, gt.new_full((b, 1), -1)], 1).clamp(min=-1)
-        end = torch.zeros_like(tgt, dtype=torch.bool)
-        end[torch.arange(b, device=gt.device), length] = True
-        tgt = tgt.masked_fill(end & ~unknown[:, None], n)
-        if not self.allow_inner_stop:
-            last = gt.gather(1, (length - 1).clamp(min=0)[:, None])[:, 0]
-            inner = ~self.tree.tensor('is_leaf', gt.device)[last] & ~unknown
-            if inner.any():
-                i = int(torch.nonzero(inner)[0])
-                raise ValueError(
-                    f'gt_path of data sample {i} ends at inner node '
-                    f'{self.tree.names[int(last[i])]!r}, but '
-                    'allow_inner_stop=False')
-        return tgt
+        steps = torch.arange(t + 1, device=gt.device)
+        end = (steps == length[:, None]) & ~unknown[:, None]
+        return tgt.masked_fill(end, self.num_nodes)
+
+    def gt_end_errors(self, gt: Tensor) -> Optional[Tensor]:
+        """With ``allow_inner_stop=False``, complete paths must end at a
+        leaf (coarse-only ones, ``PATH_UNKNOWN``, may stop anywhere)."""
+        if self.allow_inner_stop:
+            return None
+        return ends_at_inner(gt, self.tree.tensor('is_leaf', gt.device))
+
+    def gt_end_message(self, sample: int, path: List[int]) -> str:
+        last = [i for i in path if i >= 0][-1]
+        return (f'gt_path of data sample {sample} ends at inner node '
+                f'{self.tree.names[last]!r}, but allow_inner_stop=False')
 
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:

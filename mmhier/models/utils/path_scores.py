@@ -67,31 +67,40 @@ def select_label_nodes(node_scores: Tensor,
         Bool ``(B, N)``.
     """
     device = node_scores.device
+    n = tree.num_nodes
     above = path_min_scores(node_scores, tree) >= threshold
     if can_stop is None:
         can_stop = tree.tensor('is_leaf', device)
     parents = tree.tensor('parents', device)
-    inner = parents >= 0
-    child_above = torch.zeros_like(above, dtype=torch.long)
-    child_above.index_add_(1, parents[inner], above[:, inner].long())
-    return above & can_stop.to(device) & (child_above == 0)
+    # count the selected children of every node; the root's (column N) are
+    # dropped. Masks, not boolean indexing (which would sync with the host).
+    child_above = above.new_zeros(
+        above.shape[:-1] + (n + 1, ), dtype=torch.long)
+    child_above.index_add_(-1, torch.where(parents >= 0, parents, n),
+                           above.long())
+    return above & can_stop.to(device) & (child_above[..., :n] == 0)
 
 
-def topk_label_paths(
-        node_scores: Tensor,
-        tree: ClassTree,
-        k: int,
-        can_stop: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+def topk_label_paths(node_scores: Tensor,
+                     tree: ClassTree,
+                     k: int,
+                     can_stop: Optional[Tensor] = None,
+                     num_stop: Optional[int] = None) -> Tuple[Tensor, Tensor]:
     """The k best paths by their minimum node score.
 
     Ties (a child scoring at least its path's minimum keeps the minimum)
     go to the deeper node, so a path is extended while that costs nothing.
+    The nodes that may not stop are masked, not removed, so the shapes do
+    not depend on ``can_stop``'s values (no host sync).
 
     Args:
         node_scores: ``(B, N)`` node scores.
         tree: The class tree.
         k: How many paths; at most the number of nodes that may stop.
         can_stop: Bool ``(N,)``; defaults to the leaves.
+        num_stop: The number of nodes that may stop, if the caller knows it
+            on the host; else it is counted (a host sync for a device
+            ``can_stop``).
 
     Returns:
         tuple: ``scores (B, k)`` and the last nodes ``(B, k)`` of the paths,
@@ -100,13 +109,16 @@ def topk_label_paths(
     device = node_scores.device
     if can_stop is None:
         can_stop = tree.tensor('is_leaf', device)
-    cand = torch.nonzero(can_stop.to(device)).view(-1)
-    if not 1 <= k <= cand.numel():
-        raise ValueError(f'k must be in 1..{cand.numel()} (the nodes that '
+        num_stop = len(tree.leaves)
+    elif num_stop is None:
+        num_stop = int(can_stop.sum())
+    if not 1 <= k <= num_stop:
+        raise ValueError(f'k must be in 1..{num_stop} (the nodes that '
                          f'may end a path), got {k!r}')
-    depths = tree.tensor('depths', device)[cand]
+    depths = tree.tensor('depths', device)
     # Deepest first, then a stable sort by score keeps that order on ties.
-    cand = cand[torch.argsort(depths, descending=True, stable=True)]
-    scores = path_min_scores(node_scores, tree)[:, cand]
+    by_depth = torch.argsort(depths, descending=True, stable=True)
+    scores = path_min_scores(node_scores, tree)[:, by_depth].masked_fill(
+        ~can_stop.to(device)[by_depth], float('-inf'))
     scores, order = torch.sort(scores, dim=1, descending=True, stable=True)
-    return scores[:, :k], cand[order[:, :k]]
+    return scores[:, :k], by_depth[order[:, :k]]

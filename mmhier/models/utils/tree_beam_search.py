@@ -5,9 +5,9 @@ Algorithm 1 of the DHNN slides keeps the ``k`` best partial paths at every
 step and extends each only by children of its last node. This module does the
 same for a whole batch at once: the hypotheses are ``(B, K)`` tensors and a
 step is a handful of gathers and one ``topk`` over the ``K * C_t``
-candidates (``C_t`` the most children of a node of depth t); paths are read
-back through parent links at the end. There is no Python loop over samples
-or beams, only over the ``T + 1`` steps.
+candidates (``C_t`` the most children of a node of depth t); the live
+hypotheses carry their paths, reordered by one gather a step. There is no
+Python loop over samples or beams, only over the ``T + 1`` steps.
 
 Two kinds of model share it through a step function:
 
@@ -32,7 +32,6 @@ greedy path and the pool the best stopping point along it.
 """
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -70,24 +69,26 @@ def _topk(x: Tensor, k: int) -> Tuple[Tensor, Tensor]:
     return x.topk(k, dim=1)
 
 
-def _reorder(state: State, index: Tensor) -> State:
-    """Pick hypotheses ``index`` (dim 0) of every tensor in ``state``."""
+def _reorder(state: State, index: Tensor, dim: int = 0) -> State:
+    """Pick hypotheses ``index`` (along ``dim``) of every tensor in
+    ``state``."""
     if state is None:
         return None
     if isinstance(state, Tensor):
-        return state.index_select(0, index)
-    return type(state)(_reorder(s, index) for s in state)
+        return state.index_select(dim, index)
+    return type(state)(_reorder(s, index, dim) for s in state)
 
 
-def tree_beam_search(
-        step_fn: StepFn,
-        tree: ClassTree,
-        batch_size: int,
-        beam_size: int,
-        can_stop: Optional[Tensor] = None,
-        end_token: bool = False,
-        state: State = None,
-        device: Union[str, torch.device, None] = None) -> BeamSearchResult:
+def tree_beam_search(step_fn: StepFn,
+                     tree: ClassTree,
+                     batch_size: int,
+                     beam_size: int,
+                     can_stop: Optional[Tensor] = None,
+                     end_token: bool = False,
+                     state: State = None,
+                     device: Union[str, torch.device, None] = None,
+                     stop_depths: Optional[Sequence[int]] = None,
+                     state_dim: int = 0) -> BeamSearchResult:
     """Batched beam search constrained to the paths of ``tree``.
 
     At step ``t`` (0-based, predicting depth ``t + 1``) every live hypothesis
@@ -103,21 +104,32 @@ def tree_beam_search(
             ``(B, K, N)``, or ``(B, K, N + 1)`` with END in the last column
             when ``end_token``; ``(B, 1, ...)`` when every hypothesis of a
             sample gets the same scores (scores known up front).
-            ``state`` holds tensors whose dim 0 runs over the ``B * K``
-            hypotheses, batch major; the search reorders ``new_state`` to
-            the surviving hypotheses. Without an end token ``step_fn`` is
-            called for ``t < T`` only.
+            ``state`` holds tensors whose dim ``state_dim`` runs over the
+            ``B * K`` hypotheses, batch major; the search reorders
+            ``new_state`` to the surviving hypotheses. Without an end token
+            ``step_fn`` is called for ``t < T`` only.
         tree: The class tree.
         batch_size: B.
         beam_size: k >= 1; ``k = 1`` is greedy.
         can_stop: Bool ``(N,)``: node j may end a path. Defaults to the
             leaves.
         end_token: Whether ``step_fn`` scores an END column.
-        state: Initial state for the ``B`` root hypotheses (dim 0 = B).
+        state: Initial state for the ``B`` root hypotheses (``B`` along
+            ``state_dim``).
         device: Device of the search. Defaults to the state's, else CPU.
+        stop_depths: The depths of the nodes that may stop, known on the
+            host (heads cache them); ``None`` reads ``can_stop`` back (a
+            host sync when it is on a GPU).
+        state_dim: The hypotheses' dim of the state tensors: 0, or 1 for
+            an RNN's ``(layers, B * K, hidden)`` state, which then needs no
+            transposed copy per step.
 
     Returns:
         BeamSearchResult: ``k`` paths per sample, best first.
+
+    Every step has a shape fixed by the tree and k, not by the data (the
+    tree's constraints are masks), and nothing is read back to the host,
+    so the search can be captured in a CUDA graph.
     """
     if not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f'beam_size must be an int >= 1, got {beam_size!r}')
@@ -142,27 +154,26 @@ def tree_beam_search(
     children = tree.children_index(device)  # (N + 1, C), -1 padded
     child_bias = torch.where(children >= 0, 0., neg_inf)
     children = children.clamp(min=0)
-    num_children = np.bincount(
-        np.where(tree.parents < 0, n, tree.parents), minlength=n + 1)
-    node_depth = np.append(tree.depths, 0)
-    widths = [
-        max(int(num_children[node_depth == t].max()), 1) for t in range(depth)
-    ]
+    widths = tree.level_widths()
     # The root (row N) never ends a path: a path has at least one node.
     stop_bias = torch.where(
         torch.cat([can_stop, can_stop.new_zeros(1)]), 0., neg_inf)
     # Live hypotheses at step t end at depth t: only where some node of that
-    # depth may stop is a finishing pass needed (known without a sync).
-    stop_depths = set(tree.depths[can_stop.cpu().numpy()].tolist())
+    # depth may stop is a finishing pass needed.
+    if stop_depths is None:
+        stop_depths = tree.depths[can_stop.cpu().numpy()].tolist()
+    stop_depths = {int(d) for d in stop_depths}
 
-    # Per step only (B, K) tensors move: the node, its log-prob and the
-    # parent beam of each live hypothesis are kept per step, and the paths
-    # are read back at the end. A finished path is coded by its length and
-    # its beam at that length: code = length * k + beam.
+    # The live hypotheses carry their paths and the log-probs of their
+    # nodes, (B, K, T), reordered by one gather a step; a path that stops
+    # is copied to the finished pool. Nothing is read back at the end.
     arange_b = torch.arange(b, device=device)[:, None]
     last = torch.full((b, 1), n, dtype=torch.long, device=device)
-    hist_node, hist_lp, hist_parent = [], [], []
-    fin_code = torch.zeros(b, k, dtype=torch.long, device=device)
+    live_paths = torch.full((b, 1, depth),
+                            PATH_END,
+                            dtype=torch.long,
+                            device=device)
+    fin_paths = live_paths.new_full((b, k, depth), PATH_END)
 
     for t in range(depth + 1):
         num_live = last.size(1)
@@ -188,6 +199,9 @@ def tree_beam_search(
                                        dtype=dtype,
                                        device=device)
                 fin_end = torch.zeros(b, k, dtype=dtype, device=device)
+                live_nodes = torch.zeros(
+                    b, 1, depth, dtype=dtype, device=device)
+                fin_nodes = live_nodes.new_zeros(b, k, depth)
             log_probs = log_probs.to(dtype)
 
         # Offer stoppable live hypotheses to the finished pool.
@@ -198,9 +212,9 @@ def tree_beam_search(
                 end_lp = log_probs[..., n].expand(b, num_live)
                 end_score = end_score + end_lp
             fin_score, pick = _topk(torch.cat([fin_score, end_score], 1), k)
-            code = torch.arange(
-                t * k, t * k + num_live, device=device).expand(b, -1)
-            fin_code = torch.cat([fin_code, code], 1).gather(1, pick)
+            rows = pick[..., None].expand(-1, -1, depth)
+            fin_paths = torch.cat([fin_paths, live_paths], 1).gather(1, rows)
+            fin_nodes = torch.cat([fin_nodes, live_nodes], 1).gather(1, rows)
             if end_token:
                 fin_end = torch.cat([fin_end, end_lp], 1).gather(1, pick)
         if t == depth:
@@ -220,25 +234,16 @@ def tree_beam_search(
         live_score, idx = _topk(cand, min(k, cand.size(1)))
         parent = torch.div(idx, width, rounding_mode='floor')
         last = kids.gather(1, idx)
-        hist_node.append(last)
-        hist_lp.append(lp.gather(1, idx))
-        hist_parent.append(parent)
+        rows = parent[..., None].expand(-1, -1, depth)
+        live_paths = live_paths.gather(1, rows)
+        live_paths[:, :, t] = last
+        live_nodes = live_nodes.gather(1, rows)
+        live_nodes[:, :, t] = lp.gather(1, idx)
         if new_state is not None:
             state = _reorder(new_state,
-                             (arange_b * num_live + parent).view(-1))
+                             (arange_b * num_live + parent).view(-1),
+                             state_dim)
 
-    # Read the finished paths back through the parent links.
-    length = torch.div(fin_code, k, rounding_mode='floor')
-    ptr = fin_code - length * k
-    paths, node_scores = [], []
-    for s in range(depth - 1, -1, -1):
-        on_path = length > s
-        paths.append(
-            torch.where(on_path, hist_node[s].gather(1, ptr), PATH_END))
-        node_scores.append(torch.where(on_path, hist_lp[s].gather(1, ptr), 0.))
-        ptr = torch.where(on_path, hist_parent[s].gather(1, ptr), ptr)
-    fin_paths = torch.stack(paths[::-1], -1)
-    fin_nodes = torch.stack(node_scores[::-1], -1)
     # Slots the tree could not fill (fewer than k paths) hold no path.
     full = torch.isfinite(fin_score)
     fin_paths = torch.where(full[..., None], fin_paths, PATH_END)
@@ -251,7 +256,8 @@ def tree_beam_search_static(
         log_probs: Tensor,
         tree: ClassTree,
         beam_size: int,
-        can_stop: Optional[Tensor] = None) -> BeamSearchResult:
+        can_stop: Optional[Tensor] = None,
+        stop_depths: Optional[Sequence[int]] = None) -> BeamSearchResult:
     """Beam search on per-step scores known up front (CNN-RNN head).
 
     A path's score is the sum over its nodes of ``log_probs[b, t, node_t]``;
@@ -263,6 +269,7 @@ def tree_beam_search_static(
         tree: The class tree.
         beam_size: k.
         can_stop: Bool ``(N,)``, default the leaves.
+        stop_depths: See :func:`tree_beam_search`.
 
     Returns:
         BeamSearchResult: see :func:`tree_beam_search`.
@@ -283,4 +290,5 @@ def tree_beam_search_static(
         log_probs.size(0),
         beam_size,
         can_stop=can_stop,
-        device=log_probs.device)
+        device=log_probs.device,
+        stop_depths=stop_depths)

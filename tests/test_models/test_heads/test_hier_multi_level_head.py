@@ -86,10 +86,11 @@ class TestHierMultiLevelHead(TestCase):
             build(in_channels=0)
         with self.assertRaisesRegex(ValueError, 'in_channels=6'):
             build()((torch.rand(2, 5), ))
-        # fixed depth: a path may not stop early
+        # fixed depth: a path may not stop early (checked where the paths
+        # enter the head, not by targets())
         head = build()
         with self.assertRaisesRegex(ValueError, 'data sample 1 stops'):
-            head.targets(torch.tensor([[0, 2], [1, E_]]))
+            head.check_gt_paths(torch.tensor([[0, 2], [1, E_]]))
 
     def test_loss_eq1(self):
         # eq. (1): sum over levels of each level's softmax CE, mean over

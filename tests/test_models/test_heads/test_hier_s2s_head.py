@@ -84,9 +84,10 @@ class TestHierS2SHead(TestCase):
         self.assertEqual(
             head.targets(gt).tolist(), [[0, 2, 6, END], [0, 3, END, -1],
                                         [0, END, -1, -1], [1, -1, -1, -1]])
+        # checked where the paths enter the head, not by targets()
         strict = build(allow_inner_stop=False)
         with self.assertRaisesRegex(ValueError, "sample 2.*'A'"):
-            strict.targets(gt)
+            strict.check_gt_paths(gt)
 
     def test_loss_and_teacher_forcing(self):
         head = build(level_weights=[1., 1., 1., 0.5])
