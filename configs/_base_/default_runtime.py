@@ -19,6 +19,11 @@ default_hooks = dict(
     # mmhier, multi-label: keep the threshold validated on a checkpoint's
     # weights in that checkpoint (a no-op without threshold metrics)
     hier_threshold=dict(type='HierThresholdHook'),
+    # mmhier: reseed random, numpy and torch from (seed, epoch) before every
+    # epoch, so that a run resumed after a crash replays the interrupted
+    # epoch with the same random numbers (mmengine does not checkpoint
+    # them): the resumed weights equal an uninterrupted run's
+    epoch_seed=dict(type='HierEpochSeedHook'),
 )
 
 env_cfg = dict(
