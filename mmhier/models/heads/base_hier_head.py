@@ -263,6 +263,13 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
         return (f'gt_path of data sample {sample} ends where '
                 f'{type(self).__name__} cannot stop a path: {path}')
 
+    def inner_end_message(self, sample: int, path: List[int]) -> str:
+        """:meth:`gt_end_message` of heads built with
+        ``allow_inner_stop=False``."""
+        last = [i for i in path if i >= 0][-1]
+        return (f'gt_path of data sample {sample} ends at inner node '
+                f'{self.tree.names[last]!r}, but allow_inner_stop=False')
+
     def weighted_ce_loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         """Sum over steps of ``w_t * CE``, averaged over the batch.
 

@@ -471,9 +471,7 @@ class HierS2SHead(BaseHierHead):
         return ends_at_inner(gt, self.tree.tensor('is_leaf', gt.device))
 
     def gt_end_message(self, sample: int, path: List[int]) -> str:
-        last = [i for i in path if i >= 0][-1]
-        return (f'gt_path of data sample {sample} ends at inner node '
-                f'{self.tree.names[last]!r}, but allow_inner_stop=False')
+        return self.inner_end_message(sample, path)
 
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:
