@@ -114,21 +114,30 @@ class HierCoarseLabelDataset:
     def full_init(self) -> None:
         self.dataset.full_init()
 
+    def _cut(self, path: np.ndarray) -> np.ndarray:
+        """A ``(P, T)`` path array cut to its first ``coarse_depth`` nodes
+        (rows no deeper than that stay whole)."""
+        path = np.array(path, copy=True)
+        deeper = path[:, self.coarse_depth:]
+        deeper[(deeper >= 0).any(-1)] = PATH_UNKNOWN
+        return path
+
     def get_data_info(self, idx: int) -> dict:
         """The wrapped sample's info, its path cut unless it is fine."""
         index = int(self.indices[idx])
         info = self.dataset.get_data_info(index)
         if not self.fine[index]:
-            path = np.array(info['gt_path'], copy=True)
-            deeper = path[:, self.coarse_depth:]
-            cut = (deeper >= 0).any(-1)  # rows deeper than the prefix
-            deeper[cut] = PATH_UNKNOWN
-            info['gt_path'] = path
-            info['gt_label'] = int(last_known_nodes(path)[0])
+            info['gt_path'] = self._cut(info['gt_path'])
+            info['gt_label'] = int(last_known_nodes(info['gt_path'])[0])
         return info
 
     def get_gt_paths(self) -> List[np.ndarray]:
-        return [self.get_data_info(i)['gt_path'] for i in range(len(self))]
+        """The ``(P, T)`` ``gt_path`` of every sample (no image is read)."""
+        paths = self.dataset.get_gt_paths()
+        return [
+            paths[i] if self.fine[i] else self._cut(paths[i])
+            for i in self.indices
+        ]
 
     def __getitem__(self, idx: int) -> Any:
         return self.pipeline(self.get_data_info(idx))

@@ -112,3 +112,13 @@ class TestHierCoarseLabelDataset(TestCase):
             self.build(fine_fraction=0.5, keep='coarse')
         with self.assertRaisesRegex(ValueError, 'coarse_depth must be an int'):
             self.build(fine_fraction=0.5, coarse_depth=0)
+
+    def test_gt_paths_without_images(self):
+        ds = self.build(fine_fraction=0.3, keep='all')
+        paths = ds.get_gt_paths()
+        self.assertEqual(len(paths), len(ds))
+        for i in (0, 5, 17, 99):
+            np.testing.assert_array_equal(paths[i],
+                                          ds.get_data_info(i)['gt_path'])
+        fine = self.build(fine_fraction=0.3, keep='fine')
+        self.assertTrue(all((p >= 0).all() for p in fine.get_gt_paths()))
