@@ -1,10 +1,9 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 """Predict the top-k label paths of images with a trained model."""
-import contextlib
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Union
 
 import mmcv
 import numpy as np
@@ -19,35 +18,17 @@ from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from mmhier.evaluation.functional.threshold_io import CHECKPOINT_KEY
-from mmhier.structures import ClassTree, check_same_tree
+from .inference_batching import beam_at_least, predict_by_shape
+from .inference_inputs import (IMG_EXTENSIONS, InputType, display_image,
+                               list_inputs, to_model_channels)
+from .inference_setup import (dataset_cfg, model_in_channels,
+                              resolve_threshold, resolve_tree)
 from .predictions import format_prediction, sample_topk_paths
 
 __all__ = ['HierInferencer', 'IMG_EXTENSIONS']
 
-#: file endings read as images when a folder is given
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
-                  '.tiff', '.webp')
 _LOAD = ('LoadImageFromFile', 'mmpretrain.LoadImageFromFile',
          'mmcv.LoadImageFromFile')
-
-InputType = Union[str, os.PathLike, np.ndarray, list, tuple]
-
-
-def _dataset_cfg(
-    cfg: Config,
-    keys=('test_dataloader', 'val_dataloader', 'train_dataloader')
-) -> Optional[dict]:
-    """The first dataset config of the given dataloaders, unwrapped from
-    dataset wrappers (``ClassBalancedDataset``, ``RepeatDataset``, ...)."""
-    for key in keys:
-        loader = cfg.get(key, None)
-        dataset = loader.get('dataset', None) if loader else None
-        while dataset is not None and 'pipeline' not in dataset and \
-                isinstance(dataset.get('dataset', None), dict):
-            dataset = dataset['dataset']
-        if dataset is not None:
-            return dataset
-    return None
 
 
 class HierInferencer(BaseInferencer):
@@ -59,8 +40,9 @@ class HierInferencer(BaseInferencer):
     ``LoadImageFromFile`` replaced by our loading, so arrays work too) and
     the model's ``test_step``. Every result holds the top-k paths of the
     image, best first, each with the node names, display names, node
-    indices and a score in ``[0, 1]`` (see :mod:`mmhier.apis.predictions`
-    for what the score means for each kind of head). A flat classifier over
+    indices and a score in ``[0, 1]`` (see
+    :mod:`mmhier.evaluation.functional.topk_paths` for what the score means
+    for each kind of head). A flat classifier over
     the N tree nodes (``LinearClsHead(num_classes=N)``) gets the paths
     implied by its best nodes (DHNN Remark 1).
 
@@ -182,11 +164,11 @@ class HierInferencer(BaseInferencer):
                 'model keeps its initial weights', 'current', 30)
         super().__init__(
             model=model, pretrained=False, device=device, **kwargs)
-        self.tree = self._resolve_tree(tree)
+        self.tree = resolve_tree(self.model, self.config, tree)
         self.classes = list(self.tree.names)
-        self.in_channels = self._model_in_channels()
-        self.threshold, self.threshold_source = self._resolve_threshold(
-            threshold, ckpt_meta.get(CHECKPOINT_KEY), pretrained)
+        self.in_channels = model_in_channels(self.model, self.config)
+        self.threshold, self.threshold_source = resolve_threshold(
+            self.model, threshold, ckpt_meta.get(CHECKPOINT_KEY), pretrained)
 
     def __call__(self,
                  inputs: InputType,
@@ -234,112 +216,9 @@ class HierInferencer(BaseInferencer):
             raise ValueError(f'topk must be an int >= 1, got {topk!r}')
         return int(topk)
 
-    def _resolve_tree(self, tree: Any) -> ClassTree:
-        """The class tree (see the class docstring for the order) checked
-        against what the model predicts."""
-        head = getattr(self.model, 'head', None)
-        model_tree = getattr(head, 'tree', None)
-        if not isinstance(model_tree, ClassTree):
-            model_tree = getattr(self.model, 'tree', None)
-        if not isinstance(model_tree, ClassTree):
-            model_tree = None
-        meta = getattr(self.model, '_dataset_meta', None) or {}
-        dataset = _dataset_cfg(self.config) or {}
-        metainfo = dataset.get('metainfo', None) or {}
-        candidates = (
-            ('the tree argument', tree),
-            ("the checkpoint's dataset_meta['class_tree']",
-             meta.get('class_tree')),
-            ("the model's head", model_tree),
-            ("the config's dataset tree",
-             dataset.get('tree',
-                         dataset.get('class_tree',
-                                     metainfo.get('class_tree')))),
-        )
-        for source, value in candidates:
-            if value is not None:
-                break
-        else:
-            raise ValueError(
-                'HierInferencer needs a class tree and found none: pass '
-                'tree=..., use a checkpoint saved by the Runner (its meta '
-                "holds dataset_meta['class_tree']), or a config whose head "
-                'or test dataset has a tree')
-        try:
-            tree = ClassTree.build(value)
-        except Exception as err:
-            raise ValueError(f'cannot build the class tree from {source}: '
-                             f'{err}') from err
-        # every tree that is given must be the one the model predicts over
-        # (same names, order and parents), not one of the same size
-        if model_tree is not None and value is not model_tree:
-            check_same_tree(model_tree, tree, "the model's head "
-                            '(model.head.tree)', source)
-        ckpt_tree, cfg_tree = candidates[1][1], candidates[3][1]
-        if ckpt_tree is not None and cfg_tree is not None:
-            check_same_tree(
-                ClassTree.build(ckpt_tree), ClassTree.build(cfg_tree),
-                "the checkpoint's dataset_meta['class_tree']",
-                "the config's dataset tree")
-        num_classes = getattr(head, 'num_classes', None)
-        if model_tree is None and isinstance(num_classes, int) and \
-                num_classes != tree.num_nodes:
-            raise ValueError(
-                f'the flat head predicts {num_classes} classes but the class '
-                f'tree from {source} has {tree.num_nodes} nodes: paths are '
-                'implied only from a score for every tree node (DHNN Remark '
-                '1)')
-        return tree
-
-    def _resolve_threshold(self, threshold: Optional[float], entry: Any,
-                           checkpoint: Any) -> tuple:
-        """The multi-label threshold and its source (see the class
-        docstring); set on a multi-label head, logged. ``(None, None)``
-        for a single-label model without a stored or given threshold."""
-        head = getattr(self.model, 'head', None)
-        multi = bool(getattr(head, 'multi_label', False)) and isinstance(
-            getattr(head, 'threshold', None), float)
-        stored = entry.get('threshold') if isinstance(entry, dict) else None
-        name = checkpoint if isinstance(checkpoint, str) else \
-            'the model (no checkpoint file given)'
-        level = 20
-        if threshold is not None:
-            value, source = float(threshold), 'the threshold argument'
-        elif isinstance(stored, (int, float)):
-            value = float(stored)
-            source = (f"checkpoint {name}: meta['{CHECKPOINT_KEY}'] "
-                      f"({entry.get('key', 'threshold')} validated at epoch "
-                      f"{entry.get('epoch')}, iter {entry.get('iter')})")
-        elif multi:
-            value, level = head.threshold, 30
-            if isinstance(entry, dict):
-                why = 'its weights were saved but never validated'
-            elif isinstance(checkpoint, str):
-                why = 'it was not saved with HierThresholdHook'
-            else:
-                why = 'pass pretrained=<checkpoint> to read it'
-            source = (f"the head's configured threshold: {name} stores no "
-                      f'validated threshold ({why})')
-        else:
-            return None, None
-        if multi:
-            head.threshold = value
-        print_log(
-            f'HierInferencer: multi-label threshold {value:.6g} from '
-            f'{source}', 'current', level)
-        return value, source
-
-    def _model_in_channels(self) -> int:
-        preprocessor = getattr(self.model, 'data_preprocessor', None)
-        mean = getattr(preprocessor, 'mean', None)
-        if isinstance(mean, torch.Tensor) and mean.numel() > 0:
-            return int(mean.numel())
-        backbone = self.config.get('model', {}).get('backbone', {}) or {}
-        return int(backbone.get('in_channels', 3))
-
     def _init_pipeline(self, cfg: Config) -> Callable:
         from mmpretrain.datasets import remove_transform
-        dataset = _dataset_cfg(cfg, ('test_dataloader', 'val_dataloader'))
+        dataset = dataset_cfg(cfg, ('test_dataloader', 'val_dataloader'))
         if dataset is None or dataset.get('pipeline') is None:
             raise ValueError('the config has no test_dataloader.dataset.'
                              'pipeline (nor val_dataloader...): the '
@@ -358,58 +237,7 @@ class HierInferencer(BaseInferencer):
     # ------------------------------------------------------------------
     def _inputs_to_list(self, inputs: InputType) -> list:
         """Files, folders (expanded), arrays (a 4-d array is a batch)."""
-        if isinstance(inputs, np.ndarray) and inputs.ndim == 4:
-            inputs = list(inputs)
-        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        out: list = []
-        for item in items:
-            if isinstance(item, (str, os.PathLike)):
-                item = os.fspath(item)
-                if osp.isdir(item):
-                    files = sorted(
-                        f for f in os.listdir(item)
-                        if f.lower().endswith(IMG_EXTENSIONS)
-                        and osp.isfile(osp.join(item, f)))
-                    if not files:
-                        raise ValueError(
-                            f'the folder {item!r} holds no image file '
-                            f'(endings {", ".join(IMG_EXTENSIONS)})')
-                    out.extend(osp.join(item, f) for f in files)
-                elif osp.isfile(item):
-                    out.append(item)
-                else:
-                    raise FileNotFoundError(
-                        f'no such image file or folder: {item!r}')
-            elif isinstance(item, np.ndarray):
-                out.append(item)
-            else:
-                raise TypeError('inputs are image paths, folders, numpy '
-                                'arrays or lists of them, got '
-                                f'{type(item).__name__}')
-        if not out:
-            raise ValueError('no input images given')
-        return out
-
-    def _to_model_channels(self, img: np.ndarray, where: str) -> np.ndarray:
-        """A BGR (or grey) image in the channels and order of the model."""
-        if img.ndim == 3 and img.shape[-1] == 1:
-            img = img[..., 0]
-        elif img.ndim == 3 and img.shape[-1] == 4:
-            img = img[..., :3]  # drop alpha
-        if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[-1] != 3):
-            raise ValueError(f'{where}: an image array must be (H, W) or '
-                             '(H, W, C) with C in 1, 3, 4, got shape '
-                             f'{img.shape}')
-        if self.in_channels == 1 and img.ndim == 3:
-            if img.dtype == np.float64:
-                img = img.astype(np.float32)
-            img = mmcv.bgr2gray(img)
-        elif self.in_channels == 3:
-            if img.ndim == 2:
-                img = np.repeat(img[..., None], 3, axis=-1)
-            if self._color_order == 'rgb':
-                img = img[..., ::-1]
-        return np.ascontiguousarray(img)
+        return list_inputs(inputs)
 
     def _load(self, input_: Union[str, np.ndarray], index: int) -> dict:
         if isinstance(input_, str):
@@ -421,10 +249,12 @@ class HierInferencer(BaseInferencer):
                 raise ValueError(f'cannot read the image {input_!r}')
             if self._load_cfg.get('to_float32', False):
                 img = img.astype(np.float32)
-            img = self._to_model_channels(img, input_)
+            img = to_model_channels(img, input_, self.in_channels,
+                                    self._color_order)
             info = dict(img_path=input_)
         else:
-            img = self._to_model_channels(input_, f'input {index}')
+            img = to_model_channels(input_, f'input {index}',
+                                    self.in_channels, self._color_order)
             info = {}
         return dict(
             img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2], **info)
@@ -440,20 +270,6 @@ class HierInferencer(BaseInferencer):
     # ------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _beam_at_least(self, k: int):
-        """Widen a beam-search head's beam to k for the call."""
-        head = getattr(self.model, 'head', None)
-        old = getattr(head, 'beam_size', None)
-        widen = isinstance(old, int) and old < k
-        if widen:
-            head.beam_size = k
-        try:
-            yield
-        finally:
-            if widen:
-                head.beam_size = old
-
     @torch.no_grad()
     def forward(self,
                 data: dict,
@@ -462,36 +278,13 @@ class HierInferencer(BaseInferencer):
         pipeline without resizing) run in groups of equal size rather than
         padded together, so every result equals that of batch size 1."""
         k = self.topk if topk is None else self._check_topk(topk)
-        inputs, samples = data['inputs'], data['data_samples']
-        groups: Dict[tuple, List[int]] = {}
-        for i, x in enumerate(inputs):
-            groups.setdefault(tuple(x.shape), []).append(i)
-        preds: List[Optional[DataSample]] = [None] * len(inputs)
-        with self._beam_at_least(k):
-            for idx in groups.values():
-                batch = dict(
-                    inputs=torch.stack([inputs[i] for i in idx]),
-                    data_samples=[samples[i] for i in idx])
-                for i, pred in zip(idx, self.model.test_step(batch)):
-                    preds[i] = pred
-        return preds
+        with beam_at_least(self.model, k):
+            return predict_by_shape(self.model, data['inputs'],
+                                    data['data_samples'])
 
     # ------------------------------------------------------------------
     # outputs
     # ------------------------------------------------------------------
-    def _display_image(self, input_: Union[str, np.ndarray]) -> np.ndarray:
-        """The input as an RGB (or grey) image for drawing."""
-        if isinstance(input_, str):
-            return mmcv.imread(input_, flag='color')[..., ::-1]
-        img = np.asarray(input_)
-        if img.ndim == 3 and img.shape[-1] == 1:
-            img = img[..., 0]
-        if img.ndim == 3:
-            img = img[..., 2::-1]  # BGR(A) -> RGB
-        if img.dtype != np.uint8:
-            img = np.clip(img, 0, 255).astype(np.uint8)
-        return img
-
     def visualize(self,
                   ori_inputs: list,
                   preds: List[DataSample],
@@ -538,7 +331,7 @@ class HierInferencer(BaseInferencer):
                 pred.set_field(out_file, 'vis_file', field_type='metainfo')
             drawings.append(
                 self.visualizer.visualize_hier(
-                    self._display_image(input_),
+                    display_image(input_),
                     pred,
                     topk=k,
                     draw_gt=False,

@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from .class_tree import PATH_END
+from .tree_constants import PATH_END
 
 
 def stack_gt_paths(data_samples: Sequence,

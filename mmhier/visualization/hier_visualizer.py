@@ -8,6 +8,7 @@ from mmpretrain.registry import VISUALIZERS
 from mmpretrain.structures import DataSample
 from mmpretrain.visualization import UniversalVisualizer
 
+from mmhier.evaluation.functional import get_gt_paths, sample_topk_paths
 from mmhier.structures import ClassTree
 from .prediction_drawing import draw_hier_prediction
 
@@ -99,7 +100,6 @@ class HierVisualizer(UniversalVisualizer):
         Returns:
             The drawing, RGB uint8.
         """
-        from mmhier.apis.predictions import sample_topk_paths
         tree = self.get_tree(tree)
         if tree is None:
             raise ValueError('HierVisualizer needs a class tree: pass tree= '
@@ -108,7 +108,6 @@ class HierVisualizer(UniversalVisualizer):
         paths, scores = sample_topk_paths(data_sample, tree, k)
         gt = None
         if draw_gt and ('gt_path' in data_sample or 'gt_label' in data_sample):
-            from mmhier.evaluation.functional import get_gt_paths
             gt = get_gt_paths(data_sample, tree)
         drawn = draw_hier_prediction(
             image,

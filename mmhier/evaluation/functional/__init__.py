@@ -11,6 +11,7 @@ from .threshold_io import (CHECKPOINT_KEY, RUNTIME_KEY, THRESHOLD_FILE,
                            load_threshold, load_threshold_entry,
                            resolve_threshold, save_threshold,
                            set_threshold_files, threshold_file_name)
+from .topk_paths import sample_topk_paths
 
 __all__ = [
     'to_paths', 'to_scores', 'imply_paths', 'imply_topk_paths', 'path_lengths',
@@ -20,5 +21,6 @@ __all__ = [
     'get_pred_path', 'get_pred_topk_paths', 'get_pred_score', 'THRESHOLD_FILE',
     'THRESHOLD_METRICS', 'CHECKPOINT_KEY', 'RUNTIME_KEY', 'save_threshold',
     'load_threshold', 'load_threshold_entry', 'resolve_threshold',
-    'find_val_threshold', 'threshold_file_name', 'set_threshold_files'
+    'find_val_threshold', 'threshold_file_name', 'set_threshold_files',
+    'sample_topk_paths'
 ]

@@ -7,14 +7,13 @@ from mmpretrain.registry import METRICS
 
 from mmhier.structures import ClassTree
 from ..functional import (find_val_threshold, get_gt_paths, get_pred_score,
-                          gt_node_sets, max_child_scores, path_min_scores,
-                          save_threshold, to_paths, to_scores)
-from .base_hier_metric import BaseHierMetric, f1_from
+                          save_threshold, to_scores)
+from .base_hier_metric import BaseHierMetric
+from .multi_label_counts import (AVERAGES, DEFINITIONS, KINDS, Averages,
+                                 average_f1, check_average, check_definition,
+                                 check_step, ingredients, interval_counts)
 
-AVERAGES = ('micro', 'macro', 'weighted')
-KINDS = ('path', 'node')
-DEFINITIONS = ('maximal', 'authors')
-Averages = Union[str, Sequence[str]]
+__all__ = ['HierMultiLabelMetric', 'AVERAGES', 'KINDS', 'DEFINITIONS']
 
 
 @METRICS.register_module()
@@ -152,7 +151,7 @@ class HierMultiLabelMetric(BaseHierMetric):
         if select_by not in ('path_f1', 'node_f1'):
             raise ValueError("select_by must be 'path_f1' or 'node_f1', got "
                              f'{select_by!r}')
-        _check_definition(definition)
+        check_definition(definition)
         if node_threshold is not None and (
                 definition != 'authors'
                 or not isinstance(threshold, (int, float))):
@@ -160,13 +159,13 @@ class HierMultiLabelMetric(BaseHierMetric):
                 "node_threshold goes with definition='authors' and a float "
                 f'threshold, got node_threshold={node_threshold!r}, '
                 f'definition={definition!r}, threshold={threshold!r}')
-        _check_step(search_step)
+        check_step(search_step)
         if not isinstance(max_candidates, int) or max_candidates < 2:
             raise ValueError('max_candidates must be an int >= 2, got '
                              f'{max_candidates!r}')
         self.threshold = threshold
         self.threshold_file = threshold_file
-        self.average = _check_average(average)
+        self.average = check_average(average)
         self.select_by = select_by
         self.definition = definition
         self.node_threshold = node_threshold
@@ -292,8 +291,8 @@ class HierMultiLabelMetric(BaseHierMetric):
             >>> res['path_precision'], res['node_recall']
             (0.0, 50.0)
         """
-        average = _check_average(average)
-        _check_definition(definition)
+        average = check_average(average)
+        check_definition(definition)
         tree = ClassTree.build(tree)
         if node_threshold is not None and definition != 'authors':
             raise ValueError("node_threshold goes with definition='authors'"
@@ -301,13 +300,13 @@ class HierMultiLabelMetric(BaseHierMetric):
         thresholds = dict(
             path=threshold,
             node=threshold if node_threshold is None else node_threshold)
-        parts = _ingredients(pred_scores, gt_paths, tree, definition)
+        parts = ingredients(pred_scores, gt_paths, tree, definition)
         out = {}
         for kind in KINDS:
             cand = torch.tensor([float(thresholds[kind])], dtype=torch.double)
-            counts = _interval_counts(*parts[kind], cand)
+            counts = interval_counts(*parts[kind], cand)
             for avg in average:
-                values = _average(*counts, avg)
+                values = average_f1(*counts, avg)
                 tail = f'_{avg}' if len(average) > 1 else ''
                 for name, v in zip(('precision', 'recall', 'f1'), values):
                     out[f'{kind}_{name}{tail}'] = float(v[0])
@@ -342,18 +341,18 @@ class HierMultiLabelMetric(BaseHierMetric):
         Returns:
             tuple: the threshold and the F1 (percent) it reaches.
         """
-        (average, ) = _check_average(average)
+        (average, ) = check_average(average)
         if select_by not in ('path_f1', 'node_f1'):
             raise ValueError("select_by must be 'path_f1' or 'node_f1', got "
                              f'{select_by!r}')
-        _check_definition(definition)
-        _check_step(search_step)
+        check_definition(definition)
+        check_step(search_step)
         tree = ClassTree.build(tree)
         scores = to_scores(pred_scores, 'pred_scores').double()
         if scores.dim() != 2 or scores.numel() == 0:
             raise ValueError('pred_scores must be a non-empty (B, N) '
                              f'array, got shape {tuple(scores.shape)}')
-        parts = _ingredients(scores, gt_paths, tree, definition)
+        parts = ingredients(scores, gt_paths, tree, definition)
         lo, hi, pos, judged = parts[select_by[:4]]
         if search_step is not None:
             # float32 grid values, as the authors' np.float32(p * 0.01):
@@ -372,8 +371,8 @@ class HierMultiLabelMetric(BaseHierMetric):
             else:
                 pick = torch.linspace(0, len(distinct) - 1, max_candidates)
                 cands = distinct[pick.round().long().unique()]
-        f1 = _average(*_interval_counts(lo, hi, pos, judged, cands),
-                      average)[2]
+        f1 = average_f1(*interval_counts(lo, hi, pos, judged, cands),
+                        average)[2]
         # Ties go to the higher threshold (fewer predicted paths).
         g = len(f1) - 1 - int(torch.argmax(f1.flip(0)))
         threshold = float(cands[g])
@@ -382,95 +381,3 @@ class HierMultiLabelMetric(BaseHierMetric):
             # same paths: keep the midpoint, robust to small score shifts.
             threshold = float((cands[g - 1] + cands[g]) / 2)
         return threshold, float(f1[g])
-
-
-def _check_definition(definition: str) -> None:
-    if definition not in DEFINITIONS:
-        raise ValueError(f'definition must be one of {DEFINITIONS}, got '
-                         f'{definition!r}')
-
-
-def _check_step(step: Optional[float]) -> None:
-    number = isinstance(step, (int, float)) and not isinstance(step, bool)
-    if step is not None and not (number and 0 < step <= 1):
-        raise ValueError(f'search_step must be None or in (0, 1], got '
-                         f'{step!r}')
-
-
-def _check_average(average: Averages) -> Tuple[str, ...]:
-    average = (average, ) if isinstance(average, str) else tuple(average)
-    if not average or any(a not in AVERAGES for a in average):
-        raise ValueError(f'average must be one or several of {AVERAGES}, '
-                         f'got {average!r}')
-    return average
-
-
-def _ingredients(pred_scores: Any, gt_paths: Any, tree: ClassTree,
-                 definition: str) -> Dict[str, tuple]:
-    """For each kind, ``(lo, hi, pos, judged)``: class j of sample b is
-    predicted at threshold c when ``lo[b, j] < c <= hi[b, j]`` (``lo``
-    None: no lower end), is a positive when ``pos`` and is judged when
-    ``judged`` (all ``(B, N)``)."""
-    scores = to_scores(pred_scores, 'pred_scores').double()
-    gt = to_paths(gt_paths, tree.max_depth, 'gt_paths')
-    if gt.dim() == 2:
-        gt = gt[:, None]
-    if scores.dim() != 2 or scores.shape[0] != gt.shape[0]:
-        raise ValueError(f'pred_scores must be (B, N) for {gt.shape[0]} '
-                         f'samples, got shape {tuple(scores.shape)}')
-    m = path_min_scores(scores, tree)
-    node_pos, node_judged, path_pos, path_judged = gt_node_sets(gt, tree)
-    if definition == 'maximal':
-        # node: m_j >= c; path: selected, no child's path selected
-        return dict(
-            node=(None, m, node_pos, node_judged),
-            path=(max_child_scores(m, tree), m, path_pos, path_judged))
-    # the authors: every selected path; each node on its own score
-    return dict(
-        node=(None, scores, node_pos, node_judged),
-        path=(None, m, path_pos, path_judged))
-
-
-def _interval_counts(lo: Optional[torch.Tensor], hi: torch.Tensor,
-                     pos: torch.Tensor, judged: torch.Tensor,
-                     cands: torch.Tensor) -> tuple:
-    """Per-class counts at each candidate threshold, without a loop over
-    thresholds.
-
-    Each (sample, class) pair is predicted for the interval of candidates
-    ``lo < c <= hi``, so the counts come from +1/-1 marks at the interval
-    ends and a cumulative sum.
-
-    Returns:
-        tuple: ``tp``, ``pred_pos`` ``(G, N)`` and ``support`` ``(N,)``.
-    """
-    g, n = len(cands), hi.shape[1]
-    # end: number of candidates <= hi, i.e. the first g with c_g > hi.
-    end = torch.searchsorted(cands, hi.contiguous(), right=True)
-    start = torch.zeros_like(end) if lo is None else torch.searchsorted(
-        cands, lo.contiguous(), right=True)
-    column = torch.arange(n).expand_as(hi)
-    live = start < end
-    marks = []
-    for weight in (pos & live, judged & live):
-        w = weight.double()
-        delta = torch.zeros((g + 1) * n, dtype=torch.double)
-        delta.index_add_(0, (start * n + column).flatten(), w.flatten())
-        delta.index_add_(0, (end * n + column).flatten(), -w.flatten())
-        marks.append(delta.view(g + 1, n).cumsum(0)[:g].round())
-    return marks[0], marks[1], pos.sum(0).double()
-
-
-def _average(tp: torch.Tensor, pred_pos: torch.Tensor, support: torch.Tensor,
-             average: str) -> tuple:
-    """Precision, recall and F1 ``(G,)`` from per-class counts ``(G, N)``.
-    """
-    if average == 'micro':
-        return f1_from(tp.sum(1), pred_pos.sum(1), support.sum())
-    precision, recall, f1 = f1_from(tp, pred_pos, support)
-    if average == 'weighted':
-        weight = (support / support.sum().clamp(min=1)).expand_as(tp)
-    else:  # macro: the classes that occur or are predicted
-        active = ((support > 0) | (pred_pos > 0)).double()
-        weight = active / active.sum(1, keepdim=True).clamp(min=1)
-    return tuple((v * weight).sum(1) for v in (precision, recall, f1))

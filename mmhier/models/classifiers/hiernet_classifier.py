@@ -5,54 +5,28 @@ Tempfli and Sandor, "HierNet: Image Recognition with Hierarchical
 Convolutional Networks" (referred to below as "the paper").
 """
 import copy
-from collections import defaultdict
-from typing import (Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union)
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmhier.structures import PATH_END, ClassTree, stack_gt_paths
+from mmhier.structures import ClassTree, stack_gt_paths
 from .backbone_split import cut_channels, split_backbone
+from .hiernet_layout import resolve_extra_layers, resolve_split_points
+from .hiernet_node_classifier import HierNetNodeClassifier
+from .hiernet_routing import ROOT, HierNetRoutingMixin
+from .hiernet_weight_transfer import HierNetWeightTransferMixin
 
 EVAL_MODES = ('fast', 'slow', 'both')
-ROOT = -1
-
-
-class HierNetNodeClassifier(nn.Module):
-    """The classifier ``c_i`` of one inner node (section 3.1 of the paper).
-
-    ``c_i = softmax(W . pool(extra(x)) + b)``: optional extra backbone
-    layers (section 3.3), global average pooling (``c_{i,1}``; inputs that
-    are already flat pass through) and a linear layer with one output per
-    child (``c_{i,2}``). The softmax (``c_{i,3}``) is left to the caller,
-    which works in log space.
-
-    Args:
-        extra: The extra layers (an empty ``nn.Sequential`` for none).
-        in_channels: Channels after ``extra``.
-        num_children: Number of children of the node.
-    """
-
-    def __init__(self, extra: nn.Sequential, in_channels: int,
-                 num_children: int):
-        super().__init__()
-        self.extra = extra
-        self.fc = nn.Linear(in_channels, num_children)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.extra(x)
-        if x.dim() > 2:
-            x = x.flatten(2).mean(-1)
-        return self.fc(x)
 
 
 @MODELS.register_module()
-class HierNetClassifier(BaseClassifier):
+class HierNetClassifier(HierNetRoutingMixin, HierNetWeightTransferMixin,
+                        BaseClassifier):
     """HierNet: a tree of backbone layers with a classifier in every node.
 
     The class tree (classes at the leaves) becomes the network (section 3.1
@@ -198,8 +172,13 @@ class HierNetClassifier(BaseClassifier):
         stem, units = split_backbone(backbone)
         self.num_units = len(units)
         self._build_structure()
-        self.boundaries = self._resolve_split_points(split_points)
-        self.extra_layers = self._resolve_extra_layers(extra_layers)
+        self.boundaries = resolve_split_points(split_points,
+                                               self.tree.max_depth,
+                                               self.num_units)
+        self.extra_layers = resolve_extra_layers(extra_layers,
+                                                 self.tree.max_depth,
+                                                 self.num_units,
+                                                 self.boundaries)
         channels = cut_channels(stem, units)
         self._build_network(stem, units, channels)
 
@@ -249,57 +228,6 @@ class HierNetClassifier(BaseClassifier):
             torch.from_numpy(np.argsort(order)),
             persistent=False)
 
-    def _resolve_split_points(self, split_points) -> List[int]:
-        """Boundaries ``b_0 = 0 <= b_1 <= ... <= b_T = K`` of the segments."""
-        t, k = self.tree.max_depth, self.num_units
-        points = list(split_points)
-        if len(points) != t - 1:
-            raise ValueError(
-                f'split_points={split_points!r} has {len(points)} values, '
-                f'but the tree has {t} levels and needs {t - 1} (one cut '
-                'per level below the root)')
-        cuts = []
-        for i, p in enumerate(points):
-            if isinstance(p, float):
-                if not 0.0 <= p <= 1.0:
-                    raise ValueError(
-                        f'split_points[{i}]={p!r} is a float, so it must be '
-                        'a fraction in [0, 1] of the backbone units')
-                p = int(round(p * k))
-            elif not isinstance(p, (int, np.integer)) or not 0 <= p <= k:
-                raise ValueError(
-                    f'split_points[{i}]={p!r} must be an int in 0..{k} (the '
-                    f'backbone gives {k} units) or a fraction')
-            cuts.append(int(p))
-        bounds = [0] + cuts + [k]
-        if any(a > b for a, b in zip(bounds, bounds[1:])):
-            raise ValueError(f'split_points={split_points!r} (units {cuts}) '
-                             'must be non-decreasing')
-        return bounds
-
-    def _resolve_extra_layers(self, extra_layers) -> List[int]:
-        """Extra units per level ``0 .. T-1`` (the last level gets 0)."""
-        t, k = self.tree.max_depth, self.num_units
-        if isinstance(extra_layers, (int, np.integer)):
-            extra = [int(extra_layers)] * (t - 1) + [0]
-        else:
-            extra = [int(e) for e in extra_layers]
-            if len(extra) == t - 1:
-                extra.append(0)
-            if len(extra) != t or extra[-1] != 0:
-                raise ValueError(
-                    f'extra_layers={extra_layers!r} must be an int or give '
-                    f'one value per level 0..{t - 2} (the {t - 1} levels '
-                    'whose edges end before the last backbone layer)')
-        for level, e in enumerate(extra):
-            end = self.boundaries[level + 1]
-            if e < 0 or end + e > k:
-                raise ValueError(
-                    f'extra_layers={extra_layers!r}: level {level} ends at '
-                    f'unit {end} of {k}, so it can take 0..{k - end} extra '
-                    f'units, got {e}')
-        return extra
-
     def _build_network(self, stem: Optional[nn.Module], units: List[nn.Module],
                        channels: List[int]) -> None:
         b = self.boundaries
@@ -344,130 +272,8 @@ class HierNetClassifier(BaseClassifier):
         return nn.Sequential(
             *[copy.deepcopy(units[i]) for i in range(start, stop)])
 
-    @staticmethod
-    def _key(v: int) -> str:
-        return 'root' if v == ROOT else f'n{v}'
-
     # ------------------------------------------------------------------
-    # initialisation and transfer
-    # ------------------------------------------------------------------
-    def _new_backbone(self) -> nn.Module:
-        """A fresh, uninitialised backbone like the configured one."""
-        if self._backbone_cfg is not None:
-            return MODELS.build(copy.deepcopy(self._backbone_cfg))
-        module = copy.deepcopy(self._backbone_proto[0])
-        for m in module.modules():
-            if hasattr(m, '_is_init'):
-                m._is_init = False
-        return module
-
-    @staticmethod
-    def _init_quietly(module: nn.Module) -> None:
-        """``module.init_weights()`` without mmengine's per-parameter
-        report (which a top-level call prints for every template)."""
-        if not hasattr(module, 'init_weights'):
-            return
-        info = defaultdict(dict)
-        for p in module.parameters():
-            info[p]['init_info'] = 'backbone init (HierNet branch)'
-            info[p]['tmp_mean_value'] = p.data.mean().cpu()
-        for m in module.modules():
-            m._params_init_info = info
-        try:
-            module.init_weights()
-        finally:
-            for m in module.modules():
-                if hasattr(m, '_params_init_info'):
-                    del m._params_init_info
-
-    def _copy_from(self,
-                   backbone: nn.Module,
-                   owners: Optional[Sequence[str]] = None) -> None:
-        """Copy the units of ``backbone`` into the slots of ``owners``
-        (all slots when None)."""
-        stem, units = split_backbone(backbone)
-        with torch.no_grad():
-            for owner, name, i in self._slots:
-                if owners is not None and owner not in owners:
-                    continue
-                src = stem if i < 0 else units[i]
-                self.get_submodule(name).load_state_dict(src.state_dict())
-
-    def init_weights(self) -> None:
-        """Initialise every copy of the backbone layers like the backbone.
-
-        The trunk, each edge and each block of extra layers get their own
-        freshly initialised backbone (its ``init_weights``: e.g. Kaiming and
-        ``zero_init_residual`` for ResNet, or a ``Pretrained`` init_cfg of
-        the backbone config). Then, with ``backbone_checkpoint``, the
-        trained backbone is copied into all of them (transfer, section 5.4).
-        A ``Pretrained`` ``init_cfg`` of the whole model wins over both.
-        """
-        super().init_weights()
-        cfgs = self.init_cfg or []
-        cfgs = [cfgs] if isinstance(cfgs, dict) else cfgs
-        if any(c.get('type') == 'Pretrained' for c in cfgs):
-            return
-        owners = list(dict.fromkeys(o for o, _, _ in self._slots))
-        for owner in owners:
-            template = self._new_backbone()
-            self._init_quietly(template)
-            self._copy_from(template, owners=[owner])
-        # mmengine's per-parameter report above predates these copies.
-        print_log(
-            f'HierNetClassifier: initialised {len(owners)} copies of the '
-            'backbone layers (trunk, edges, extra layers) with the '
-            "backbone's own init_weights",
-            logger='current')
-        if self.backbone_checkpoint is not None:
-            self.load_backbone(self.backbone_checkpoint)
-            print_log(
-                'HierNetClassifier: copied the backbone of '
-                f'{self.backbone_checkpoint} into the trunk and all '
-                'branches',
-                logger='current')
-
-    def load_backbone(self,
-                      source: Union[str, Mapping, nn.Module],
-                      prefix: Optional[str] = None) -> None:
-        """Copy a trained backbone into the trunk and every branch.
-
-        Args:
-            source: A checkpoint file (of a flat classifier or of the
-                backbone), a state dict, or a backbone module.
-            prefix: Prefix of the backbone keys; defaults to
-                ``checkpoint_prefix``. Keys without it are used as they
-                are when no key has it.
-
-        Raises:
-            ValueError: when the weights do not fit the backbone.
-        """
-        prefix = self.checkpoint_prefix if prefix is None else prefix
-        where = source if isinstance(source, str) else type(source).__name__
-        if isinstance(source, nn.Module):
-            state = source.state_dict()
-        elif isinstance(source, Mapping):
-            state = source
-        else:
-            from mmengine.runner.checkpoint import _load_checkpoint
-            ckpt = _load_checkpoint(source, map_location='cpu')
-            state = ckpt.get('state_dict', ckpt)
-        if prefix and any(k.startswith(prefix) for k in state):
-            state = {
-                k[len(prefix):]: v
-                for k, v in state.items() if k.startswith(prefix)
-            }
-        template = self._new_backbone()
-        try:
-            template.load_state_dict(state, strict=True)
-        except RuntimeError as e:
-            raise ValueError(
-                f'the backbone weights in {where} (prefix {prefix!r}) do not '
-                f'fit the configured backbone: {e}') from None
-        self._copy_from(template)
-
-    # ------------------------------------------------------------------
-    # the two forward passes
+    # forward (the two passes: HierNetRoutingMixin)
     # ------------------------------------------------------------------
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """The trunk's output, shared by all branches."""
@@ -486,159 +292,6 @@ class HierNetClassifier(BaseClassifier):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')
-
-    def slow_forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Run every branch on the whole batch.
-
-        Args:
-            inputs: Images ``(B, C, H, W)``.
-
-        Returns:
-            Tensor: ``(B, N)`` conditional log-probabilities: column ``j``
-            is ``log c_{parent(j)}(j)``, the log-softmax of the router of
-            ``j``'s parent.
-        """
-        feats = {ROOT: self.trunk(inputs)}
-        pieces = []
-        for v in self.inner_nodes:
-            x = feats.pop(v)
-            pieces.append(
-                self.classifiers[self._key(v)](x).float().log_softmax(-1))
-            for c in self._children[v]:
-                if not self.tree.is_leaf[c]:
-                    feats[c] = self.edges[self._key(c)](x)
-        cond = torch.cat(pieces, dim=1)
-        return cond[:, self._cond_perm]
-
-    def fast_forward(
-            self, inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Route greedily, running each branch only on its samples.
-
-        Algorithm 1 of the paper, batched: at each level the samples at a
-        node are sorted by their chosen child and cut into one chunk per
-        child (``torch.split``); each child's edge runs on its chunk only.
-
-        Args:
-            inputs: Images ``(B, C, H, W)``.
-
-        Returns:
-            tuple: ``route`` (long ``(B, T)``, padded with ``PATH_END``) and
-            ``cond`` (``(B, N)``, as :meth:`slow_forward` for the children
-            of the nodes on each route, ``-inf`` elsewhere).
-        """
-        x = self.trunk(inputs)
-        b, device = x.shape[0], x.device
-        cond = torch.full((b, self.tree.num_nodes),
-                          float('-inf'),
-                          device=device)
-        route = torch.full((b, self.tree.max_depth),
-                           PATH_END,
-                           dtype=torch.long,
-                           device=device)
-        kids = self.tree.children_index(device)  # (N + 1, C), row N: root
-        frontier = [(ROOT, torch.arange(b, device=device), x)]
-        for t in range(self.tree.max_depth):
-            next_frontier = []
-            for v, idx, feat in frontier:
-                children = self._children[v]
-                ch = kids[v, :len(children)]  # v = -1 is the root's row
-                logp = self.classifiers[self._key(v)](feat).float() \
-                    .log_softmax(-1)
-                cond[idx[:, None], ch[None, :]] = logp
-                choice = logp.argmax(-1)
-                route[idx, t] = ch[choice]
-                if self.tree.is_leaf[children].all():
-                    continue
-                # One gather puts each child's samples next to each other;
-                # the chunks are then views.
-                order = torch.argsort(choice, stable=True)
-                counts = torch.bincount(
-                    choice, minlength=len(children)).tolist()
-                chunks = zip(children, counts, idx[order].split(counts),
-                             feat[order].split(counts))
-                for c, n_c, sub_idx, sub_feat in chunks:
-                    if n_c == 0 or self.tree.is_leaf[c]:
-                        continue
-                    next_frontier.append(
-                        (c, sub_idx, self.edges[self._key(c)](sub_feat)))
-            frontier = next_frontier
-            if not frontier:
-                break
-        return route, cond
-
-    # ------------------------------------------------------------------
-    # probabilities and routes from conditional log-probabilities
-    # ------------------------------------------------------------------
-    def node_log_probs(self, cond: torch.Tensor) -> torch.Tensor:
-        """``log P(v)`` of every node: the sum of ``cond`` along its path.
-
-        Eq. of section 3.2 of the paper in log space:
-        ``log P(v) = sum_{u on path(v)} log c_{parent(u)}(u)``.
-
-        Args:
-            cond: ``(B, N)`` conditional log-probabilities.
-
-        Returns:
-            Tensor: ``(B, N)``; ``-inf`` where a factor was not computed.
-        """
-        pm = self.tree.tensor('path_matrix', cond.device)  # (N, T)
-        steps = cond[:, pm.clamp(min=0)]  # (B, N, T)
-        return torch.where(pm >= 0, steps, steps.new_zeros(())).sum(-1)
-
-    def greedy_route(self, cond: torch.Tensor) -> torch.Tensor:
-        """The greedy route through ``cond`` (Algorithm 1), ``(B, T)``."""
-        b, device = cond.shape[0], cond.device
-        kids = self.tree.children_index(device)  # (N + 1, C)
-        cur = torch.full((b, ), self.tree.num_nodes, device=device)
-        route = torch.full((b, self.tree.max_depth),
-                           PATH_END,
-                           dtype=torch.long,
-                           device=device)
-        for t in range(self.tree.max_depth):
-            options = kids[cur]  # (B, C)
-            valid = options >= 0
-            score = cond.gather(1, options.clamp(min=0))
-            score = score.masked_fill(~valid, float('-inf'))
-            best = options.gather(1, score.argmax(1, keepdim=True))[:, 0]
-            alive = valid.any(1)
-            route[:, t] = torch.where(alive, best, route[:, t])
-            cur = torch.where(alive, best, cur)
-        return route
-
-    def _fast_from_cond(
-            self, cond: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The fast evaluation read from a slow pass: the greedy route and
-        ``cond`` restricted to what the fast pass computes."""
-        route = self.greedy_route(cond)
-        b, n = cond.shape
-        on_route = torch.zeros(b, n + 1, dtype=torch.bool, device=cond.device)
-        on_route[:, n] = True  # the root
-        on_route.scatter_(1, torch.where(route >= 0, route, n), True)
-        parents = self.tree.tensor('parents', cond.device)
-        parents = torch.where(parents >= 0, parents, n)
-        keep = on_route[:, parents]
-        return route, cond.masked_fill(~keep, float('-inf'))
-
-    def _summarise(self, route: Optional[torch.Tensor],
-                   cond: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Path, label, path score and node scores of one evaluation.
-
-        ``route=None`` (slow): the path of the most probable leaf.
-        """
-        logp = self.node_log_probs(cond)
-        if route is None:
-            leaves = torch.as_tensor(self.leaf_nodes, device=logp.device)
-            label = leaves[logp[:, leaves].argmax(1)]
-            path = self.tree.tensor('path_matrix', logp.device)[label]
-        else:
-            path = route
-            depth = (route >= 0).sum(1)
-            label = route.gather(1, (depth - 1).clamp(min=0)[:, None])[:, 0]
-        return dict(
-            path=path,
-            label=label,
-            path_score=logp.gather(1, label[:, None])[:, 0],
-            score=logp.exp())
 
     # ------------------------------------------------------------------
     # loss and predict
