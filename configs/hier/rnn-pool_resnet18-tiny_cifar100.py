@@ -1,6 +1,6 @@
 # DHNN CNN-RNN (fixed path length: superclass, then class) with the pooling
 # conversion on CIFAR-100: a CPU-sized model. Compare with
-# flat_resnet18-tiny_cifar100.py.
+# ../flat/flat_resnet18-tiny_cifar100.py.
 _base_ = [
     '../_base_/models/dhnn_rnn_resnet18-tiny.py',
     '../_base_/datasets/cifar100_hier.py', '../_base_/schedules/cpu_short.py',

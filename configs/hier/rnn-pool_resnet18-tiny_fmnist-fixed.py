@@ -1,7 +1,7 @@
 # DHNN CNN-RNN (fixed path length) with the pooling conversion on
 # Fashion-MNIST and its fixed-depth WordNet tree (every class at depth 3):
 # a CPU-sized model that trains in minutes. Compare with
-# flat_resnet18-tiny_fmnist-fixed.py.
+# ../flat/flat_resnet18-tiny_fmnist-fixed.py.
 _base_ = [
     '../_base_/models/dhnn_rnn_resnet18-tiny.py',
     '../_base_/datasets/fashion_mnist_hier_fixed.py',

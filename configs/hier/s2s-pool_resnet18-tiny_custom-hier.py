@@ -3,7 +3,7 @@
 # train/val/test.txt and images/, as tools/dataset_converters/
 # folder_to_hier.py writes them), images resized to 32 x 32: a first model
 # of your tree in minutes on a CPU ("Bring your own data" in the README).
-# For the paper's scale use s2s-pool_resnet50_1xb32_custom-hier.py.
+# For the paper's scale use res50_s2s_custom.py.
 _base_ = [
     '../_base_/models/dhnn_s2s_resnet18-tiny.py',
     '../_base_/datasets/custom_hier.py', '../_base_/schedules/cpu_short.py',

@@ -1,6 +1,6 @@
 # CRM (Karthik et al., "No Cost Likelihood Manipulation at Test Time for
 # Making Better Mistakes", ICLR 2021) on the flat baseline of
-# configs/hier/flat_resnet18-tiny_fmnist-fixed.py: training and checkpoint
+# configs/flat/flat_resnet18-tiny_fmnist-fixed.py: training and checkpoint
 # are the baseline's; at test time the prediction is the leaf of least
 # expected tree distance under the softmax. Test a baseline checkpoint:
 #   python tools/test.py \

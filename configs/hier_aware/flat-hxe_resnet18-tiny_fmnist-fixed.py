@@ -1,6 +1,6 @@
 # The hierarchical cross-entropy (HXE, Bertinetto et al., "Making Better
 # Mistakes", CVPR 2020) on the flat baseline of
-# configs/hier/flat_resnet18-tiny_fmnist-fixed.py: the conditional
+# configs/flat/flat_resnet18-tiny_fmnist-fixed.py: the conditional
 # log-probabilities along the label's path, weighted by exp(-alpha * depth).
 # alpha=0.6: see README.md.
 _base_ = [

@@ -1,6 +1,6 @@
 # Soft labels from the class tree (Bertinetto et al., "Making Better
 # Mistakes", CVPR 2020) on the flat baseline of
-# configs/hier/flat_resnet18-tiny_cifar100.py: the one-hot target of a
+# configs/flat/flat_resnet18-tiny_cifar100.py: the one-hot target of a
 # class becomes exp(-beta * d) over the leaves, d the tree distance divided
 # by its maximum. beta=10: see README.md.
 _base_ = [

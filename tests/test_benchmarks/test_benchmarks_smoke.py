@@ -178,7 +178,7 @@ class TestAccuracyScript(unittest.TestCase):
             r['model']: r['config']
             for r in report['tables']['Where each model comes from']['rows']
         }
-        self.assertTrue(sources['flat'].startswith('configs/hier/'))
+        self.assertTrue(sources['flat'].startswith('configs/flat/'))
         self.assertIn('built in the script', sources['hiernet-slow'])
         # one run per model, one validation epoch each, 12 test images
         runs = report['runs']

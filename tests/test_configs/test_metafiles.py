@@ -89,10 +89,16 @@ class TestMetafiles(TestCase):
                     self.assertIsInstance(value, (int, float), name)
         self.assertEqual(kinds, {'measured', 'paper'})
         by_name = {m['Name']: m for _, m in self._models()}
-        # Res-S2S-Pool of the DHNN paper's Table 3, and its short name
-        model = by_name['s2s-pool_resnet50_1xb32_openimages-hier']
-        self.assertIn('configs/hier/res50_s2s_pool_oi.py', model['Aliases'])
+        # Res-S2S-Pool of the DHNN paper's Table 3, under the name users type
+        model = by_name['res50_s2s_pool_oi']
+        self.assertEqual(model['Config'], 'configs/hier/res50_s2s_pool_oi.py')
         self.assertEqual(model['Results'][0]['Metrics']['Path F1'], 71.98)
+        self.assertEqual(model['Metadata']['Batch Size'], 32)
+        # ... and the flat baselines in their own collection
+        flat = by_name['res50_flat_custom']
+        self.assertEqual(flat['In Collection'], 'Flat baselines')
+        self.assertEqual([r['Metrics']['Path Accuracy'] for r in
+                          flat['Results']], [62.1, 71.5])
 
     def test_model_index_loads(self):
         try:

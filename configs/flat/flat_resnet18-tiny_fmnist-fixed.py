@@ -1,7 +1,7 @@
 # The flat baseline on Fashion-MNIST with the fixed-depth WordNet tree: one
 # class per tree node, scored on the same hierarchical metrics as
-# rnn-pool_resnet18-tiny_fmnist-fixed.py through the implied path of the
-# predicted node (DHNN paper, Remark 1).
+# ../hier/rnn-pool_resnet18-tiny_fmnist-fixed.py through the implied path
+# of the predicted node (DHNN paper, Remark 1).
 _base_ = [
     '../_base_/models/flat_resnet18-tiny.py',
     '../_base_/datasets/fashion_mnist_hier_fixed.py',

@@ -1,6 +1,7 @@
 # The flat baseline of flat_resnet18-tiny_fmnist-fixed.py on ResNet-18's
-# ImageNet stem, the backbone of joint-rnn-pool-resi_resnet18-small_fmnist-
-# fixed.py (its comparison in `make demo` and benchmarks/accuracy.py).
+# ImageNet stem, the backbone of
+# ../hier/joint-rnn-pool-resi_resnet18-small_fmnist-fixed.py (its comparison
+# in `make demo` and benchmarks/accuracy.py).
 _base_ = ['./flat_resnet18-tiny_fmnist-fixed.py']
 
 model = dict(
