@@ -8,7 +8,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmhier-installed
-REQS := requirements/runtime.txt requirements/tests.txt setup.py
+REQS := requirements/runtime.txt requirements/tests.txt \
+	requirements/optional.txt setup.py
 PYTEST_ARGS ?=
 
 .PHONY: install test testdata demo data clean help
