@@ -85,8 +85,8 @@ DEFAULT_ROOTS = dict(
 
 # name -> (config stem, how to build it when the file is missing)
 MODELS_FMNIST = {
-    'flat': ('flat_resnet18-tiny_fmnist-fixed', None),
-    'flat-var': ('flat_resnet18-tiny_fmnist', None),
+    'flat': ('../flat/flat_resnet18-tiny_fmnist-fixed', None),
+    'flat-var': ('../flat/flat_resnet18-tiny_fmnist', None),
     'rnn': ('rnn-pool_resnet18-tiny_fmnist-fixed', None),
     'rnn-resi': ('rnn-pool-resi_resnet18-tiny_fmnist-fixed', None),
     'rnn-alt': ('rnn-alt-pool_resnet18-tiny_fmnist-fixed',
@@ -98,12 +98,15 @@ MODELS_FMNIST = {
     's2s-conv': ('s2s-conv_resnet18-tiny_fmnist', None),
     's2s-pool': ('s2s-pool_resnet18-tiny_fmnist', None),
     'guo': ('guo-rnn_resnet18-tiny_fmnist-fixed',
-            ('guo', 'flat_resnet18-tiny_fmnist-fixed')),
+            ('guo', '../flat/flat_resnet18-tiny_fmnist-fixed')),
     'hiernet': ('hiernet_resnet18-tiny_fmnist-fixed',
-                ('hiernet', 'flat_resnet18-tiny_fmnist-fixed')),
+                ('hiernet', '../flat/flat_resnet18-tiny_fmnist-fixed')),
     # the joint models (a DHNN head and a flat classifier, fused)
     'joint-rnn': ('joint-rnn-pool-resi_resnet18-tiny_fmnist-fixed', None),
     'joint-s2s': ('joint-s2s-pool_resnet18-tiny_fmnist', None),
+    # ... with coarse-constrained pseudo-labels (partial labels)
+    'joint-rnn-pseudo':
+    ('joint-rnn-pool-resi-pseudo_resnet18-tiny_fmnist-fixed', None),
     # the paper's S2S decoder
     's2s-paperdec': ('s2s-pool-paperdec_resnet18-tiny_fmnist', None),
     # Guo et al.'s CNN-based multi-level baseline (masked coarse levels)
@@ -116,18 +119,19 @@ MODELS_FMNIST = {
     'flat-crm': ('../hier_aware/flat-crm_resnet18-tiny_fmnist-fixed', None),
     # the flat model trained on the fine-labelled images only
     # (--fine-fraction; the same number of iterations)
-    'flat-fine': ('flat_resnet18-tiny_fmnist-fixed', None),
+    'flat-fine': ('../flat/flat_resnet18-tiny_fmnist-fixed', None),
 }
 # ablations of s2s-pool (one change each), configs/hier/ablation_fmnist/
 MODELS_FMNIST.update({
     f's2s-{name}': (f'ablation_fmnist/s2s-{name}_resnet18-tiny_fmnist', None)
     for name in ('pool-laststage', 'pool-allstages', 'poolgrid', 'poolglobal',
-                 'pool-ss', 'pool-unidir', 'pool-lw', 'pool-dropout')
+                 'pool-ss', 'pool-unidir', 'pool-lw', 'pool-dropout',
+                 'pool-ls')
 })
 # models trained on fine labels only under --fine-fraction
 FINE_ONLY = ('flat-fine', )
 MODELS_CIFAR = {
-    'flat': ('flat_resnet18-tiny_cifar100', None),
+    'flat': ('../flat/flat_resnet18-tiny_cifar100', None),
     'rnn': ('rnn-pool_resnet18-tiny_cifar100', None),
     'rnn-resi': ('rnn-pool-resi_resnet18-tiny_cifar100', None),
     'rnn-alt': ('rnn-alt-pool_resnet18-tiny_cifar100',
@@ -138,9 +142,10 @@ MODELS_CIFAR = {
     's2s-conv': ('s2s-conv_resnet18-tiny_cifar100', None),
     's2s-pool': ('s2s-pool_resnet18-tiny_cifar100', None),
     'guo':
-    ('guo-rnn_resnet18-tiny_cifar100', ('guo', 'flat_resnet18-tiny_cifar100')),
+    ('guo-rnn_resnet18-tiny_cifar100',
+     ('guo', '../flat/flat_resnet18-tiny_cifar100')),
     'hiernet': ('hiernet_resnet18-tiny_cifar100',
-                ('hiernet', 'flat_resnet18-tiny_cifar100')),
+                ('hiernet', '../flat/flat_resnet18-tiny_cifar100')),
 }
 # the flat model each hierarchical one is compared with (same tree)
 BASELINE = {
@@ -195,6 +200,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         'class of the training images and only the level-2 prefix (a/b/*) '
         'of the others; several values run each. flat-fine trains on the '
         'fine images alone for the same number of iterations')
+    parser.add_argument(
+        '--fine-repeat',
+        type=int,
+        default=1,
+        help='partial labels: list each fine image this often per epoch '
+        'for the models that also learn from coarse labels (the epochs '
+        'shrink to keep the number of iterations)')
     parser.add_argument(
         '--eval-last',
         action='store_true',
@@ -426,7 +438,8 @@ def partial_labels(cfg, name: str, fraction: float, args) -> int:
         fraction,
         args.train_images or 60000,
         keep='fine' if name in FINE_ONLY else 'all',
-        seed=args.seed)
+        seed=args.seed,
+        fine_repeat=1 if name in FINE_ONLY else args.fine_repeat)
 
 
 def _shrink(cfg) -> None:
@@ -559,9 +572,15 @@ def run_one(name: str, args) -> Dict[str, Any]:
 
 
 def _key(name: str, args) -> str:
-    """Row name of a model: ``name@F`` under a fine fraction."""
+    """Row name of a model: ``name@F`` under a fine fraction,
+    ``name-xR@F`` when its fine images are repeated R times."""
     fraction = getattr(args, 'fraction', None)
-    return name if fraction is None else f'{name}@{fraction:g}'
+    if fraction is None:
+        return name
+    repeat = getattr(args, 'fine_repeat', 1)
+    if repeat > 1 and name not in FINE_ONLY:
+        return f'{name}-x{repeat}@{fraction:g}'
+    return f'{name}@{fraction:g}'
 
 
 def _plain_config_text() -> None:

@@ -5,7 +5,7 @@ Fashion-MNIST, with full labels and with mostly coarse labels.
 Trains, with the same backbone and the same number of iterations, the
 recommended model (``configs/hier/joint-rnn-pool-resi_resnet18-small_fmnist-
 fixed.py``: a CNN-RNN and a flat classifier trained together and fused) and
-the flat classifier of ``configs/hier/flat_resnet18-small_fmnist-fixed.py``,
+the flat classifier of ``configs/flat/flat_resnet18-small_fmnist-fixed.py``,
 twice:
 
 1. full labels: every training image has its whole path;
@@ -44,7 +44,7 @@ FALLBACK_ROOT = osp.join(REPO, 'data', 'fashion_mnist')
 MODELS = {
     'hierarchical (joint CNN-RNN)':
     'configs/hier/joint-rnn-pool-resi_resnet18-small_fmnist-fixed.py',
-    'flat': 'configs/hier/flat_resnet18-small_fmnist-fixed.py',
+    'flat': 'configs/flat/flat_resnet18-small_fmnist-fixed.py',
 }
 HIER, FLAT = MODELS
 # (result key, column title) of the tables, in order

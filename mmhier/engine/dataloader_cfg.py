@@ -54,16 +54,20 @@ def use_partial_labels(cfg: Any,
                        num_images: int,
                        keep: str = 'all',
                        seed: int = 0,
-                       coarse_depth: int = 2) -> int:
+                       coarse_depth: int = 2,
+                       fine_repeat: int = 1) -> int:
     """Train on partially labelled data (``HierCoarseLabelDataset``).
 
     Wraps ``cfg.train_dataloader.dataset``: a seeded ``fine_fraction`` of
     each class keeps its full path, the others keep their first
-    ``coarse_depth`` nodes (``a/b/*``). With ``keep='fine'`` (a model that
-    can only use full paths, such as a flat classifier) the coarse images are
-    dropped and ``max_epochs``, ``val_interval`` and the ``T_max`` of
-    epoch-based cosine schedules are scaled so that the run makes the same
-    number of iterations as on all ``num_images`` images.
+    ``coarse_depth`` nodes (``a/b/*``); each fine image is listed
+    ``fine_repeat`` times per epoch. With ``keep='fine'`` (a model that can
+    only use full paths, such as a flat classifier) the coarse images are
+    dropped. Whenever an epoch is then shorter or longer than one pass over
+    the ``num_images`` images, ``max_epochs``, ``val_interval`` and the
+    ``T_max`` of epoch-based cosine schedules are scaled (and rounded to
+    whole epochs) so that the run makes the same number of iterations as
+    on all ``num_images`` images.
 
     Returns:
         int: The epochs of the run.
@@ -75,15 +79,17 @@ def use_partial_labels(cfg: Any,
         fine_fraction=fine_fraction,
         coarse_depth=coarse_depth,
         seed=seed,
-        keep=keep)
+        keep=keep,
+        fine_repeat=fine_repeat)
     epochs = cfg.train_cfg.max_epochs
-    if keep != 'fine':
+    fine = max(1, round(num_images * fine_fraction))
+    per_epoch_images = fine * fine_repeat if keep == 'fine' else \
+        num_images + fine * (fine_repeat - 1)
+    if per_epoch_images == num_images:
         return epochs
     batch = loader.batch_size
-    per_epoch = math.ceil(num_images / batch)
-    fine_per_epoch = math.ceil(
-        max(1, round(num_images * fine_fraction)) / batch)
-    scale = per_epoch / fine_per_epoch
+    scale = math.ceil(num_images / batch) / math.ceil(
+        per_epoch_images / batch)
     cfg.train_cfg.max_epochs = max(1, round(epochs * scale))
     if cfg.train_cfg.get('val_interval'):
         cfg.train_cfg.val_interval = max(

@@ -83,6 +83,23 @@ class TestHierCoarseLabelDataset(TestCase):
         self.assertTrue(self.build(fine_fraction=1.).fine.all())
         self.assertFalse(self.build(fine_fraction=0.).fine.any())
 
+    def test_fine_repeat_lists_fine_images_more_often(self):
+        ds = self.build(fine_fraction=0.3, fine_repeat=3)
+        # 100 images once, and the 30 fine ones twice more
+        self.assertEqual(len(ds), 160)
+        counts = np.bincount(ds.indices, minlength=100)
+        np.testing.assert_array_equal(counts, np.where(ds.fine, 3, 1))
+        fine = [(ds.get_data_info(i)['gt_path'] >= 0).all()
+                for i in range(len(ds))]
+        self.assertEqual(sum(fine), 90)
+        self.assertEqual(len(ds.get_gt_paths()), 160)
+        # fine-only with repeats: every listed image is fine
+        ds = self.build(fine_fraction=0.2, keep='fine', fine_repeat=2)
+        self.assertEqual(len(ds), 40)
+        self.assertTrue(ds.fine[ds.indices].all())
+        with self.assertRaisesRegex(ValueError, 'fine_repeat must be an int'):
+            self.build(fine_fraction=0.2, fine_repeat=0)
+
     def test_short_paths_stay_whole(self):
         inner = dict(
             type='HierFashionMNIST', data_root=self.tmp.name, tree='variable')

@@ -46,3 +46,20 @@ class TestUsePartialLabels(TestCase):
         self.assertEqual(
             use_partial_labels(cfg, 0.1, 12000, keep='fine'),
             round(6 * 94 / 10))
+
+    def test_fine_repeat_keeps_the_number_of_iterations(self):
+        cfg = make_cfg()
+        cfg.train_dataloader.batch_size = 128
+        cfg.train_cfg.max_epochs = 6
+        cfg.param_scheduler.T_max = 6
+        # 12,000 images, 1,200 fine listed 3 times: 14,400 an epoch, 113
+        # iterations instead of 94: 6 * 94 / 113 = 4.99 -> 5 epochs
+        self.assertEqual(
+            use_partial_labels(cfg, 0.1, 12000, fine_repeat=3), 5)
+        self.assertEqual(cfg.train_dataloader.dataset.fine_repeat, 3)
+        self.assertEqual(cfg.param_scheduler.T_max, 5)
+        # a fine-only set listed 5 times: 50 images, 7 iterations an
+        # epoch against 5 on all 40 images: 2 * 5 / 7 = 1.4 -> 1 epoch
+        cfg = make_cfg()
+        self.assertEqual(
+            use_partial_labels(cfg, 0.25, 40, keep='fine', fine_repeat=5), 1)

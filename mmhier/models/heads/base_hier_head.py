@@ -92,6 +92,10 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
             (a path is selected when all its node scores are ``>=`` it),
             until a validated one replaces it.
         loss_weight: Factor on the loss.
+        label_smoothing: ``eps`` of the single-label CE: the target of a
+            step is ``(1 - eps)`` on its node and ``eps`` spread evenly over
+            the step's other allowed outputs (those not masked to
+            ``-inf``). Defaults to 0.
         init_cfg: mmengine init config.
     """
 
@@ -103,6 +107,7 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
                  multi_label: bool = False,
                  threshold: float = 0.5,
                  loss_weight: float = 1.0,
+                 label_smoothing: float = 0.,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
         self.tree = ClassTree.build(tree)
@@ -118,6 +123,10 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
                              f'{threshold!r}')
         self.threshold = float(threshold)
         self.loss_weight = float(loss_weight)
+        if not 0. <= float(label_smoothing) < 1.:
+            raise ValueError(f'label_smoothing must be in [0, 1), got '
+                             f'{label_smoothing!r}')
+        self.label_smoothing = float(label_smoothing)
         self.register_buffer(
             'level_weights',
             self._make_level_weights(level_weights,
@@ -273,6 +282,15 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
     def weighted_ce_loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         """Sum over steps of ``w_t * CE``, averaged over the batch.
 
+        With label smoothing ``eps`` the CE of a step is
+
+        .. math::
+            (1 - \\epsilon) (-\\log p_y) + \\epsilon \\frac{1}{|A|}
+            \\sum_{j \\in A} (-\\log p_j),
+
+        ``A`` the step's outputs that are not masked to ``-inf`` (the
+        masked ones get no target mass, so masking stays finite).
+
         Args:
             logits: ``(B, S, C)`` (masked entries may be ``-inf``).
             targets: Long ``(B, S)``; negative entries are ignored.
@@ -287,6 +305,13 @@ class BaseHierHead(BaseModule, metaclass=ABCMeta):
             targets.reshape(-1),
             ignore_index=_IGNORE,
             reduction='none').view(b, s)
+        if self.label_smoothing > 0:
+            eps = self.label_smoothing
+            allowed = torch.isfinite(logits)
+            log_p = logits.log_softmax(-1).masked_fill(~allowed, 0.)
+            uniform = -log_p.sum(-1) / allowed.sum(-1).clamp(min=1)
+            uniform = uniform.masked_fill(targets == _IGNORE, 0.)
+            ce = (1 - eps) * ce + eps * uniform
         w = self.level_weights[:s].to(ce.dtype)
         return self.loss_weight * (ce * w).sum() / b
 

@@ -38,6 +38,34 @@ class HierJointHead(BaseHierHead):
     or below ``b``. So both experts learn from coarsely labelled images (the
     path model ignores the unknown steps).
 
+    Coarse-constrained pseudo-labels (``pseudo_label_weight > 0``): the
+    coarse label says *which* subtree an image is in, so the model's own
+    fused distribution restricted to that subtree names its most likely
+    label node. With ``s(j)`` the fused score below (no gradient),
+
+    .. math::
+        q(j) = \\frac{\\exp s(j)}{\\sum_{i \\in C(y)} \\exp s(i)},
+        \\ j \\in C(y), \\qquad \\hat{j} = \\arg\\max_j q(j),
+
+    and every coarse-only sample with ``q(j_hat) >= tau``
+    (``pseudo_label_threshold``) adds
+
+    .. math::
+        \\mathcal{L}_{pseudo} = -\\frac{\\mu}{B} \\sum_{b:\\,q_b(\\hat{j}_b)
+        \\ge \\tau} \\left[\\log p_{path}(\\pi(\\hat{j}_b)) + w_{flat}
+        \\log p_{flat}(\\hat{j}_b)\\right],
+
+    ``mu = pseudo_label_weight``, ``w_flat = flat_loss_weight``: both
+    experts train on the completed path. As in Lee (2013), ``mu`` ramps up
+    linearly from 0 at training step ``t_1`` to its value at ``t_2``
+    (``pseudo_label_warmup=(t_1, t_2)``, counted in training losses and kept
+    in the checkpoint), so that the first, poor predictions do not label
+    the coarse images. This is the fine-label completion of Guo et al.
+    (section 4.2: predict the fine labels of the coarsely labelled images
+    within their coarse class, then train on them), done online with a
+    confidence threshold instead of in a second training run. It changes
+    nothing for fully labelled batches.
+
     Prediction: every label node ``j`` is scored by the product of the two
     experts, in log space
 
@@ -65,6 +93,13 @@ class HierJointHead(BaseHierHead):
             path model alone.
         beam_size: Number of fused paths kept (top-k label nodes).
         decode: ``'fused'`` (the most probable fused path) or ``'crm'``.
+        pseudo_label_weight: ``mu`` of the pseudo-label loss on coarse-only
+            samples; 0 (default) turns it off.
+        pseudo_label_threshold: ``tau``, the least probability within the
+            coarse label's subtree that a pseudo-label needs.
+        pseudo_label_warmup: ``(t_1, t_2)``, the training steps where the
+            ramp of ``mu`` starts and ends; ``(0, 0)`` (default) uses ``mu``
+            from the first step.
         init_cfg: mmengine init config.
 
     Examples:
@@ -86,6 +121,9 @@ class HierJointHead(BaseHierHead):
                  fusion_weight: float = 1.0,
                  beam_size: int = 5,
                  decode: str = 'fused',
+                 pseudo_label_weight: float = 0.0,
+                 pseudo_label_threshold: float = 0.9,
+                 pseudo_label_warmup: Tuple[int, int] = (0, 0),
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(tree, beam_size=beam_size, init_cfg=init_cfg)
         if decode not in DECODES:
@@ -109,6 +147,24 @@ class HierJointHead(BaseHierHead):
         self.flat_step = int(flat_step)
         self.flat_loss_weight = float(flat_loss_weight)
         self.fusion_weight = float(fusion_weight)
+        if pseudo_label_weight < 0:
+            raise ValueError(f'pseudo_label_weight must be >= 0, got '
+                             f'{pseudo_label_weight}')
+        if not 0 <= pseudo_label_threshold <= 1:
+            raise ValueError(f'pseudo_label_threshold must be in [0, 1], '
+                             f'got {pseudo_label_threshold}')
+        start, end = (int(t) for t in pseudo_label_warmup)
+        if not 0 <= start <= end:
+            raise ValueError(f'pseudo_label_warmup must be (t_1, t_2) with '
+                             f'0 <= t_1 <= t_2, got {pseudo_label_warmup}')
+        self.pseudo_label_weight = float(pseudo_label_weight)
+        self.pseudo_label_threshold = float(pseudo_label_threshold)
+        self.pseudo_label_warmup = (start, end)
+        if self.pseudo_label_weight > 0:
+            # training losses computed so far: the clock of the ramp (a
+            # buffer, so that a resumed run goes on where it stopped)
+            self.register_buffer('loss_steps',
+                                 torch.zeros((), dtype=torch.long))
         label_nodes = torch.nonzero(self.hier.can_stop()).flatten()
         self.register_buffer('label_nodes', label_nodes, persistent=False)
         self.fc = nn.Linear(self.in_channels, len(label_nodes))
@@ -126,12 +182,15 @@ class HierJointHead(BaseHierHead):
         u = self.get_u(feats, self.in_channels)
         return self.fc(u[:, self.flat_step])
 
-    def flat_loss(self, logits: Tensor, gt: Tensor) -> Tensor:
-        """``-log sum_{j in C(y)} p_flat(j)``, averaged over the batch.
+    def label_sets(self, gt: Tensor) -> Tuple[Tensor, Tensor]:
+        """The label set ``C(y)`` of every sample, as a mask.
 
         Args:
-            logits: ``(B, |L|)`` flat logits.
             gt: Long ``(B, T)`` first paths.
+
+        Returns:
+            ``allowed`` bool ``(B, |L|)`` (label node l is in ``C(y_b)``)
+            and ``coarse`` bool ``(B,)`` (the path is coarse-only).
         """
         known = gt >= 0
         depth = known.sum(-1)
@@ -142,31 +201,92 @@ class HierJointHead(BaseHierHead):
         anc = self.tree.ancestor_mask(gt.device)[labels]  # (|L|, N)
         at_or_below = anc.t()[last]  # (B, |L|)
         exact = labels[None] == last[:, None]
-        allowed = torch.where(coarse[:, None], at_or_below, exact)
+        return torch.where(coarse[:, None], at_or_below, exact), coarse
+
+    def flat_loss(self, logits: Tensor, gt: Tensor) -> Tensor:
+        """``-log sum_{j in C(y)} p_flat(j)``, averaged over the batch.
+
+        Args:
+            logits: ``(B, |L|)`` flat logits.
+            gt: Long ``(B, T)`` first paths.
+        """
+        allowed, _ = self.label_sets(gt)
         log_p = logits.log_softmax(-1)
         picked = log_p.masked_fill(~allowed, float('-inf')).logsumexp(-1)
         return -picked.mean()
 
+    def pseudo_label_loss(self, feats: Tuple[Tensor, ...], flat_logits: Tensor,
+                          gt: Tensor) -> Tuple[Tensor, Tensor]:
+        """``L_pseudo`` of the class docstring (0 without coarse samples).
+
+        Runs without a host sync: the samples below the threshold are
+        masked, not removed.
+
+        Args:
+            feats: The neck's output.
+            flat_logits: ``(B, |L|)`` flat logits of ``feats``.
+            gt: Long ``(B, T)`` first paths.
+
+        Returns:
+            The loss and the share of the batch that got a pseudo-label
+            (logged as ``pseudo_share``).
+        """
+        allowed, coarse = self.label_sets(gt)
+        path_scores = self.label_path_log_probs(feats)
+        flat_log = flat_logits.log_softmax(-1)
+        with torch.no_grad():
+            fused = path_scores + self.fusion_weight * flat_log
+            q = fused.masked_fill(~allowed, float('-inf')).softmax(-1)
+            conf, pick = q.max(-1)
+            use = coarse & (conf >= self.pseudo_label_threshold)
+        picked = (path_scores.gather(1, pick[:, None]) +
+                  self.flat_loss_weight * flat_log.gather(1, pick[:, None]))
+        picked = picked[:, 0].masked_fill(~use, 0.)
+        loss = -self.pseudo_label_ramp() * picked.sum() / gt.size(0)
+        return loss, use.to(picked.dtype).mean()
+
+    def pseudo_label_ramp(self) -> Tensor:
+        """``mu`` at the current training step, a tensor on the device (no
+        host sync)."""
+        start, end = self.pseudo_label_warmup
+        t = self.loss_steps.to(torch.float32)
+        if end == start:
+            ramp = (t >= start).to(torch.float32)
+        else:
+            ramp = ((t - start) / (end - start)).clamp(0., 1.)
+        return self.pseudo_label_weight * ramp
+
     def loss(self, feats: Tuple[Tensor, ...], data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:
-        """The path model's loss and the weighted flat loss."""
+        """The path model's loss, the weighted flat loss and, when on, the
+        pseudo-label loss."""
         gt = self.get_gt_paths(data_samples, feats[-1].device)[:, 0]
         losses = {
             f'{key}_path': value
             for key, value in self.hier.loss(feats, data_samples).items()
         }
+        flat_logits = self(feats)
         losses['loss_flat'] = self.flat_loss_weight * self.flat_loss(
-            self(feats), gt)
+            flat_logits, gt)
+        if self.pseudo_label_weight > 0:
+            losses['loss_pseudo'], losses['pseudo_share'] = \
+                self.pseudo_label_loss(feats, flat_logits, gt)
+            if self.training:
+                self.loss_steps += 1
         return losses
 
-    def fused_log_probs(self, feats: Tuple[Tensor, ...]) -> Tensor:
-        """Fused log-probs ``(B, |L|)`` of the label nodes' paths."""
+    def label_path_log_probs(self, feats: Tuple[Tensor, ...]) -> Tensor:
+        """``log p_path(pi(j))`` ``(B, |L|)`` of every label node j."""
         b = feats[-1].size(0)
         paths = self.tree.tensor('path_matrix', feats[-1].device)
         paths = paths[self.label_nodes][None].expand(b, -1, -1)
-        path_scores = self.hier.path_log_probs(feats, paths)
+        return self.hier.path_log_probs(feats, paths)
+
+    def fused_log_probs(self, feats: Tuple[Tensor, ...]) -> Tensor:
+        """Fused log-probs ``(B, |L|)`` of the label nodes' paths."""
         flat = self(feats).log_softmax(-1)
-        return (path_scores + self.fusion_weight * flat).log_softmax(-1)
+        return (self.label_path_log_probs(feats) +
+                self.fusion_weight * flat).log_softmax(-1)
 
     def predict(
         self,

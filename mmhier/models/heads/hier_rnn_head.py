@@ -63,6 +63,8 @@ class HierRNNHead(BaseHierHead):
         multi_label: Sigmoid outputs, several paths (DHNN section 4.2).
         threshold: Multi-label selection threshold.
         loss_weight: Factor on the loss.
+        label_smoothing: ``eps`` of the single-label CE (see
+            :meth:`BaseHierHead.weighted_ce_loss`).
         rnn_init: Initialisation of the RNN at construction:
             ``'per_gate'`` (mmhier's: orthogonal recurrent block per gate,
             Xavier inputs) or ``'orthogonal'`` (the authors' code: the whole
@@ -94,6 +96,7 @@ class HierRNNHead(BaseHierHead):
                  multi_label: bool = False,
                  threshold: float = 0.5,
                  loss_weight: float = 1.0,
+                 label_smoothing: float = 0.,
                  rnn_init: str = 'per_gate',
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
@@ -104,6 +107,7 @@ class HierRNNHead(BaseHierHead):
             multi_label=multi_label,
             threshold=threshold,
             loss_weight=loss_weight,
+            label_smoothing=label_smoothing,
             init_cfg=init_cfg)
         self.in_channels = in_channels
         self.residual = bool(residual)

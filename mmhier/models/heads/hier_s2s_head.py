@@ -111,6 +111,8 @@ class HierS2SHead(BaseHierHead):
         multi_label: Sigmoid outputs, several paths.
         threshold: Multi-label selection threshold.
         loss_weight: Factor on the loss.
+        label_smoothing: ``eps`` of the single-label CE (see
+            :meth:`BaseHierHead.weighted_ce_loss`).
         rnn_init: Initialisation of the encoder and decoder: ``'per_gate'``
             (mmhier's) or ``'orthogonal'`` (the authors' code: the whole
             ``[W_x; W_h]`` kernel orthogonal), see
@@ -137,6 +139,7 @@ class HierS2SHead(BaseHierHead):
                  multi_label: bool = False,
                  threshold: float = 0.5,
                  loss_weight: float = 1.0,
+                 label_smoothing: float = 0.,
                  rnn_init: str = 'per_gate',
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
@@ -147,6 +150,7 @@ class HierS2SHead(BaseHierHead):
             multi_label=multi_label,
             threshold=threshold,
             loss_weight=loss_weight,
+            label_smoothing=label_smoothing,
             init_cfg=init_cfg)
         self.in_channels = in_channels
         self.residual = bool(residual)

@@ -63,6 +63,67 @@ class TestHierJointHead(TestCase):
         torch.testing.assert_close(losses['loss_path'],
                                    head.hier.loss(feats, data)['loss'])
 
+    def test_pseudo_label_loss_hand_computed(self):
+        torch.manual_seed(0)
+        head = build(
+            flat_loss_weight=0.5,
+            pseudo_label_weight=2.0,
+            pseudo_label_threshold=0.0)
+        feats = (torch.randn(3, 2, 8), )
+        # a full path, and two coarse-only paths below A and below B
+        gt = torch.tensor([[0, 2], [0, U_], [1, U_]])
+        losses = head.loss(feats, samples(gt.tolist()))
+        self.assertEqual(
+            set(losses), {'loss_path', 'loss_flat', 'loss_pseudo',
+                          'pseudo_share'})
+        # by hand: per coarse sample, the best label node of its subtree by
+        # the fused score, then -(log p_path + 0.5 log p_flat) of it
+        paths = {2: [0, 2], 3: [0, 3], 4: [1, 4], 5: [1, 5]}
+        log_path = head.hier.log_probs(head.hier(feats))  # (B, T, N)
+        log_flat = head(feats).log_softmax(-1)  # (B, |L|) = C, D, E, F
+        want = 0.
+        for b, children in ((1, (2, 3)), (2, (4, 5))):
+            scores = {}
+            for j in children:
+                lp = sum(log_path[b, t, n] for t, n in enumerate(paths[j]))
+                scores[j] = (lp, log_flat[b, j - 2])
+            best = max(children, key=lambda j: scores[j][0] + scores[j][1])
+            want -= scores[best][0] + 0.5 * scores[best][1]
+        want = 2.0 * want / 3
+        self.assertAlmostEqual(
+            losses["loss_pseudo"].item(), float(want.detach()), places=5)
+        self.assertAlmostEqual(losses['pseudo_share'].item(), 2 / 3)
+
+    def test_pseudo_label_threshold_and_full_labels(self):
+        torch.manual_seed(0)
+        head = build(pseudo_label_weight=1.0, pseudo_label_threshold=1.0)
+        feats = (torch.randn(2, 2, 8), )
+        # nothing is that sure: no pseudo-label, a zero loss
+        losses = head.loss(feats, samples([[0, U_], [1, U_]]))
+        self.assertEqual(losses['loss_pseudo'].item(), 0.)
+        self.assertEqual(losses['pseudo_share'].item(), 0.)
+        # fully labelled batches are untouched by the option
+        plain = build()
+        # the pseudo-label head has one buffer more: its step counter
+        missing, unexpected = plain.load_state_dict(
+            head.state_dict(), strict=False)
+        self.assertEqual((missing, unexpected), ([], ['loss_steps']))
+        data = samples([[0, 2], [1, 5]])
+        got, want = head.loss(feats, data), plain.loss(feats, data)
+        self.assertEqual(got['loss_pseudo'].item(), 0.)
+        torch.testing.assert_close(got['loss_flat'], want['loss_flat'])
+        torch.testing.assert_close(got['loss_path'], want['loss_path'])
+        # the pseudo-label's gradient reaches both experts
+        head.zero_grad()
+        head.pseudo_label_threshold = 0.
+        head.loss(feats, samples([[0, U_], [1, U_]]))['loss_pseudo'] \
+            .backward()
+        self.assertGreater(head.fc.weight.grad.abs().sum().item(), 0)
+        hier_grads = [p.grad for p in head.hier.parameters()
+                      if p.grad is not None]
+        self.assertTrue(hier_grads)
+        self.assertGreater(sum(g.abs().sum() for g in hier_grads), 0)
+
     def test_fused_prediction(self):
         torch.manual_seed(1)
         head = build(beam_size=3, fusion_weight=0.7)
@@ -150,6 +211,35 @@ class TestHierJointHead(TestCase):
             self.assertEqual(sorted(ends), list(range(6)))
             self.assertAlmostEqual(
                 d.pred_beam_scores.exp().sum().item(), 1., places=5)
+
+    def test_pseudo_label_ramp(self):
+        head = build(pseudo_label_weight=2.0, pseudo_label_warmup=(2, 6))
+        feats = (torch.randn(2, 2, 8), )
+        data = samples([[0, U_], [1, U_]])
+        ramps = []
+        for _ in range(8):
+            ramps.append(head.pseudo_label_ramp().item())
+            head.loss(feats, data)
+        # 0 up to step 2, linear to 2.0 at step 6, then 2.0
+        self.assertEqual(ramps, [0., 0., 0., 0.5, 1., 1.5, 2., 2.])
+        self.assertEqual(head.state_dict()['loss_steps'].item(), 8)
+        # not counted outside training
+        head.eval()
+        head.loss(feats, data)
+        self.assertEqual(head.loss_steps.item(), 8)
+        # a step function when t_1 == t_2
+        head = build(pseudo_label_weight=1.0, pseudo_label_warmup=(1, 1))
+        self.assertEqual(head.pseudo_label_ramp().item(), 0.)
+        head.loss(feats, data)
+        self.assertEqual(head.pseudo_label_ramp().item(), 1.)
+
+    def test_bad_pseudo_label_arguments(self):
+        with self.assertRaisesRegex(ValueError, 'pseudo_label_warmup'):
+            build(pseudo_label_weight=1., pseudo_label_warmup=(5, 2))
+        with self.assertRaisesRegex(ValueError, 'pseudo_label_weight'):
+            build(pseudo_label_weight=-1.)
+        with self.assertRaisesRegex(ValueError, 'pseudo_label_threshold'):
+            build(pseudo_label_threshold=1.5)
 
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, 'give the tree once'):

@@ -89,6 +89,30 @@ class TestHierRNNHead(TestCase):
         want = (ce(0, [1, 0, 1]).sum() + 0.5 * ce(1, [5, 0, 0])[0]) / 3
         self.assertTrue(torch.allclose(head.loss(feats, data)['loss'], want))
 
+    def test_label_smoothing_hand_computed(self):
+        torch.manual_seed(0)
+        feats = (torch.randn(2, 2, 8), )
+        data = samples([[0, 3], [1, PATH_UNKNOWN]])  # A/D, and "B/*"
+        for mask_levels in (False, True):
+            head = build(label_smoothing=0.2, mask_levels=mask_levels)
+            logits = head(feats)
+            if mask_levels:
+                logits = logits.masked_fill(~head.tree.level_mask(), -math.inf)
+            want = 0.
+            for b, path in enumerate([[0, 3], [1, -1]]):
+                for t, node in enumerate(path):
+                    if node < 0:  # unknown step: no loss
+                        continue
+                    allowed = torch.isfinite(logits[b, t])
+                    log_p = logits[b, t].log_softmax(-1)
+                    uniform = -log_p[allowed].mean()
+                    want += 0.8 * -log_p[node] + 0.2 * uniform
+            got = head.loss(feats, data)['loss']
+            self.assertTrue(torch.isfinite(got))
+            self.assertAlmostEqual(got.item(), float(want) / 2, places=5)
+        with self.assertRaisesRegex(ValueError, 'label_smoothing'):
+            build(label_smoothing=1.0)
+
     def test_masked_loss_uses_level_nodes_only(self):
         head = build(mask_levels=True)
         feats = (torch.rand(2, 2, 8), )
