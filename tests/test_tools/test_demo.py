@@ -45,8 +45,14 @@ class TestDemo(TestCase):
         # the flat model sees the fully labelled images only: 20% of the 6
         # images of each class, rounded, one per class
         self.assertEqual(full_flat['train_images'], 60)
+        self.assertEqual(full_flat['full_paths'], 60)
         self.assertEqual(part_flat['train_images'], 10)
+        self.assertEqual(part_flat['full_paths'], 10)
+        # the hierarchical model sees all 60, 10 of them with a full path
+        # (listed 5 times an epoch: --fine-repeat's default)
         self.assertEqual(part_hier['train_images'], 60)
+        self.assertEqual(part_hier['full_paths'], 10)
+        self.assertIn('| 60 (10) |', out)
         for res in results.values():
             self.assertIn('hier/path_acc', res['metrics'])
             self.assertTrue(0 <= res['metrics']['hier/path_acc'] <= 100)
