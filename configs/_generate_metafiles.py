@@ -9,7 +9,7 @@ Results are of two kinds, told apart by their ``Dataset``:
   ``docs/benchmarks.md`` (``benchmarks/accuracy.py``: mean and standard
   deviation over its seeds, with the benchmark's budget, not the config's
   own schedule), matched to configs through ``MODELS_FMNIST`` of
-  ``benchmarks/accuracy.py``;
+  ``benchmarks/accuracy_configs.py``;
 - ``... (paper, not reproduced here)``: the DHNN paper's Tables 1 to 3
   (``PAPER_TABLE3`` and ``PAPER_TABLES12`` below, the numbers of the tables
   in ``configs/hier/README.md`` and ``configs/flat/README.md``) and Guo et
@@ -285,12 +285,9 @@ def measured_by_config() -> Dict[str, List[dict]]:
         key, mode = (key, mode) if key == 'hiernet' else (model, '')
         if key in skip or key not in acc.MODELS_FMNIST:
             continue
-        stem = acc.MODELS_FMNIST[key][0]
-        cfg = osp.relpath(
-            osp.normpath(osp.join(REPO_ROOT, 'configs', 'hier', stem)),
-            REPO_ROOT) + '.py'
+        cfg = osp.relpath(acc.config_path(key, 'fmnist'), REPO_ROOT)
         if not osp.isfile(osp.join(REPO_ROOT, cfg)):
-            continue  # the benchmark built it; no config to list it under
+            continue  # a row whose config is gone: nothing to list it under
         result = _measured_result(row)
         if mode:
             result['Dataset'] += f', {mode} evaluation'

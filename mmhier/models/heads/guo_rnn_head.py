@@ -7,107 +7,15 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
-from mmhier.structures import PATH_END, PATH_UNKNOWN, ClassTree
-from ..utils import BeamSearchResult, tree_beam_search
+from mmhier.structures import PATH_UNKNOWN, ClassTree
 from .base_cnn_generator_head import SEQ_REDUCE, pooled_feature
 from .base_hier_head import BaseHierHead, ends_at_inner
-
-LSTMState = Tuple[Tensor, Tensor]
-
-
-class GuoLSTMCell(nn.Module):
-    """LSTM cell whose gates also read the image feature v (eqs. (2)-(7)).
-
-    .. math::
-        i_t &= \\sigma(W_{xi} x_t + W_{hi} h_{t-1} + W_{vi} v + b_i) \\\\
-        f_t &= \\sigma(W_{xf} x_t + W_{hf} h_{t-1} + W_{vf} v + b_f) \\\\
-        o_t &= \\sigma(W_{xo} x_t + W_{ho} h_{t-1} + W_{vo} v + b_o) \\\\
-        g_t &= \\tanh(W_{xc} x_t + W_{hc} h_{t-1} + W_{vc} v + b_c) \\\\
-        c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t, \\quad
-        h_t = o_t \\odot \\tanh(c_t)
-
-    The four gates are stacked (order i, f, o, g) in ``x2g`` (W_x and b),
-    ``h2g`` (W_h) and ``v2g`` (W_v). ``W_v v`` does not change over the
-    steps, so callers compute it once (:meth:`visual_gates`) and pass it to
-    every step. Initialisation as the DHNN heads' RNNs: Xavier input
-    weights, orthogonal recurrent blocks, zero biases but 1 for the forget
-    gate.
-
-    Args:
-        input_size: Size of x_t (the label embedding).
-        hidden_size: Size of h and c.
-        visual_size: Size of v.
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, visual_size: int):
-        super().__init__()
-        for name, value in (('input_size', input_size),
-                            ('hidden_size', hidden_size), ('visual_size',
-                                                           visual_size)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name} must be an int >= 1, got '
-                                 f'{value!r}')
-        self.hidden_size = hidden_size
-        self.x2g = nn.Linear(input_size, 4 * hidden_size)
-        self.h2g = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
-        self.v2g = nn.Linear(visual_size, 4 * hidden_size, bias=False)
-        self.reset_parameters()
-
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        """Xavier W_x, W_v; orthogonal W_h per gate; forget bias 1."""
-        h = self.hidden_size
-        nn.init.xavier_uniform_(self.x2g.weight)
-        nn.init.xavier_uniform_(self.v2g.weight)
-        for gate in self.h2g.weight.split(h, dim=0):
-            nn.init.orthogonal_(gate)
-        self.x2g.bias.zero_()
-        self.x2g.bias[h:2 * h] = 1.
-
-    def visual_gates(self, v: Tensor) -> Tensor:
-        """``W_v v`` ``(B, 4h)`` for all four gates."""
-        return self.v2g(v)
-
-    def input_gates(self, x: Tensor, v_gates: Tensor) -> Tensor:
-        """``W_x x + W_v v + b``: the part of the gates that does not depend
-        on h. ``x`` is ``(B, ..., E)``, ``v_gates`` ``(B, 4h)``; the
-        middle dims (e.g. steps) broadcast."""
-        v_gates = v_gates.view(v_gates.shape[:1] + (1, ) * (x.dim() - 2) +
-                               v_gates.shape[1:])
-        return self.x2g(x) + v_gates
-
-    def recur(self, pre_gates: Tensor,
-              state: Optional[LSTMState]) -> LSTMState:
-        """One step from the precomputed input part of the gates.
-
-        Args:
-            pre_gates: ``(M, 4h)`` from :meth:`input_gates`.
-            state: ``(h, c)`` each ``(M, h)``, or ``None`` for zeros.
-
-        Returns:
-            The new ``(h, c)``.
-        """
-        if state is None:
-            gates = pre_gates
-            c_prev = pre_gates.new_zeros(pre_gates.size(0), self.hidden_size)
-        else:
-            h_prev, c_prev = state
-            gates = pre_gates + self.h2g(h_prev)
-        i, f, o, g = gates.chunk(4, dim=-1)
-        i, f, o, g = i.sigmoid(), f.sigmoid(), o.sigmoid(), g.tanh()
-        c = f * c_prev + i * g  # eq. (6)
-        return o * c.tanh(), c  # eq. (7)
-
-    def forward(self,
-                x: Tensor,
-                v_gates: Tensor,
-                state: Optional[LSTMState] = None) -> LSTMState:
-        """One step: ``x`` ``(M, E)``, ``v_gates`` ``(M, 4h)``."""
-        return self.recur(self.input_gates(x, v_gates), state)
+from .guo_lstm_cell import GuoLSTMCell, LSTMState  # noqa: F401
+from .guo_rnn_decoding import GuoRNNDecodingMixin
 
 
 @MODELS.register_module()
-class GuoRNNHead(BaseHierHead):
+class GuoRNNHead(GuoRNNDecodingMixin, BaseHierHead):
     """The CNN-RNN generator of Guo et al. (section 3.2): an LSTM emits the
     labels coarse to fine.
 
@@ -260,28 +168,6 @@ class GuoRNNHead(BaseHierHead):
         return pooled_feature(feats, self.in_channels, self.seq_reduce,
                               type(self).__name__)
 
-    def _embed_prev(self, prev: Tensor) -> Tensor:
-        """Embeddings of previous labels; negatives (padding) read START
-        (their steps are never scored)."""
-        return self.embed(prev.masked_fill(prev < 0, self.num_nodes))
-
-    def decode_teacher(self, feats: Tuple[Tensor, ...],
-                       paths: Tensor) -> Tensor:
-        """Teacher-forced logits ``(B, S, C)`` of paths ``(B, T)``
-        (S = T, or T + 1 with END; C = N, or N + 1): step t reads the
-        label of step ``t - 1``."""
-        v = self.get_v(feats)
-        b = v.size(0)
-        start = paths.new_full((b, 1), self.num_nodes)
-        prev = torch.cat([start, paths], 1)[:, :self.num_steps]
-        pre = self.cell.input_gates(
-            self._embed_prev(prev), self.cell.visual_gates(v))
-        state, outs = None, []
-        for t in range(self.num_steps):
-            state = self.cell.recur(pre[:, t], state)
-            outs.append(state[0])
-        return self.fc(self.drop(torch.stack(outs, 1)))
-
     def known_prefix(self, data_samples: Optional[Sequence[DataSample]],
                      device: Union[str, torch.device]) -> Tensor:
         """The coarse part fed with ``coarse_given``: ``(B, T)`` long, the
@@ -297,120 +183,6 @@ class GuoRNNHead(BaseHierHead):
         steps = torch.arange(gt.size(1), device=device)
         drop_last = complete[:, None] & (steps[None] == length[:, None] - 1)
         return gt.masked_fill(~known | drop_last, -1)
-
-    def _force(self, log_probs: Tensor, prefix: Optional[Tensor],
-               t: int) -> Tensor:
-        """Keep only the known node at step t where ``prefix`` has one.
-
-        Args:
-            log_probs: ``(B, K, C)``.
-            prefix: ``(B, T)`` or ``None``.
-        """
-        if prefix is None or t >= self.max_depth:
-            return log_probs
-        node = prefix[:, t]
-        forced = node >= 0
-        # a mask, not boolean indexing: no host sync
-        cols = torch.arange(log_probs.size(-1), device=log_probs.device)
-        allowed = (cols[None] == node[:, None]) | ~forced[:, None]
-        return log_probs.masked_fill(~allowed[:, None], float('-inf'))
-
-    def decode_greedy(self,
-                      feats: Tuple[Tensor, ...],
-                      prefix: Optional[Tensor] = None) -> BeamSearchResult:
-        """The paper's greedy decoding over all outputs (one path).
-
-        END is not allowed at the first step and is the only choice after
-        a full-depth path. With ``prefix`` (``(B, T)``, -1 = free) the known
-        nodes are fed instead of the argmax.
-
-        Args:
-            feats: The neck's tuple.
-            prefix: Forced nodes, or ``None``.
-
-        Returns:
-            BeamSearchResult with ``k = 1``.
-        """
-        v = self.get_v(feats)
-        v_gates = self.cell.visual_gates(v)
-        b, n, t_max = v.size(0), self.num_nodes, self.max_depth
-        device = v.device
-        prev = torch.full((b, ), n, dtype=torch.long, device=device)
-        paths = torch.full((b, t_max),
-                           PATH_END,
-                           dtype=torch.long,
-                           device=device)
-        node_lp = v.new_zeros(b, t_max)
-        end_lp = v.new_zeros(b)
-        done = torch.zeros(b, dtype=torch.bool, device=device)
-        state = None
-        end_col = torch.arange(self.num_outputs, device=device) == n
-        # prev = N is the root (START), which never ends a path
-        can_stop = torch.cat([
-            self.can_stop(device),
-            torch.zeros(1, dtype=torch.bool, device=device)
-        ])
-        for t in range(self.num_steps):
-            state = self.cell(self.embed(prev), v_gates, state)
-            logits = self.fc(self.drop(state[0]))
-            lp = logits.log_softmax(-1)
-            pick = self._force(lp[:, None], prefix, t)[:, 0]
-            if t == t_max:  # after a full-depth path only END is left
-                choice = torch.full_like(prev, n)
-            elif self.end_token:
-                # END only where the last node may stop (never at t = 0)
-                pick = pick.masked_fill(
-                    (~can_stop[prev])[:, None] & end_col[None], float('-inf'))
-                choice = pick.argmax(-1)
-            else:
-                choice = pick.argmax(-1)
-            chosen_lp = lp.gather(1, choice[:, None])[:, 0]
-            is_end = choice == n if self.end_token else torch.zeros_like(done)
-            if t < t_max:
-                emit = ~done & ~is_end
-                paths[:, t] = torch.where(emit, choice, PATH_END)
-                node_lp[:, t] = torch.where(emit, chosen_lp, 0.)
-            end_lp = torch.where(~done & is_end, chosen_lp, end_lp)
-            done = done | is_end
-            prev = choice.masked_fill(is_end, n)
-            # no early exit when all are done: reading that back would
-            # sync; the steps after it change nothing
-        scores = node_lp.sum(-1) + end_lp
-        return BeamSearchResult(paths[:, None], scores[:, None],
-                                node_lp[:, None], end_lp[:, None])
-
-    def beam_search(self,
-                    feats: Tuple[Tensor, ...],
-                    beam_size: int,
-                    prefix: Optional[Tensor] = None) -> BeamSearchResult:
-        """Tree-constrained beam search through the cell (our addition).
-
-        Args:
-            feats: The neck's tuple.
-            beam_size: k.
-            prefix: Forced nodes ``(B, T)`` (-1 = free), or ``None``.
-        """
-        v = self.get_v(feats)
-        v_gates = self.cell.visual_gates(v)
-        b = v.size(0)
-
-        def step(t: int, last: Tensor, state):
-            k = last.size(1)
-            vg = v_gates.repeat_interleave(k, dim=0) if k > 1 else v_gates
-            state = self.cell(self.embed(last.reshape(-1)), vg, state)
-            logits = self.fc(self.drop(state[0])).view(b, k, -1)
-            lp = self._force(logits.log_softmax(-1), prefix, t)
-            return lp, state
-
-        return tree_beam_search(
-            step,
-            self.tree,
-            b,
-            beam_size,
-            can_stop=self.can_stop(v.device),
-            end_token=self.end_token,
-            device=v.device,
-            stop_depths=self.stop_depths())
 
     # ------------------------------------------------------------------
     # the head contract

@@ -1,7 +1,8 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 """Toy Runner set-up for the AlternatingFreezeHook tests, and a DDP worker.
 
-The test module imports this file for :func:`build_runner`. Run as a
+The test modules import this file for :func:`build_runner` and
+:func:`authors_phases`. Run as a
 script, it is one rank of a CPU DDP run (backend gloo)::
 
     RANK=0 WORLD_SIZE=2 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 \
@@ -24,6 +25,20 @@ from torch.utils.data import Dataset
 
 NUM_SAMPLES = 16
 BATCH_SIZE = 4  # 4 iterations per epoch in one process, 2 per rank in two
+
+
+def authors_phases(alt1: int, alt2: int, n_epoch: int) -> list:
+    """The part trained at each epoch by the authors' released training
+    loop (hc-s2s-oi-v1-2-pr-run-val-se.py), transcribed: a stateful flip,
+    epochs counted from 0."""
+    tr_now, phases = 'rnn', []
+    for epoch in range(n_epoch):
+        if epoch > alt1:
+            tr_now = 'all'
+        elif epoch % alt2 == 0 and epoch != 0:
+            tr_now = 'cnn' if tr_now == 'rnn' else 'rnn'
+        phases.append(tr_now)
+    return phases
 
 
 class ToyDataset(Dataset):
