@@ -51,15 +51,19 @@ class HierHeadOutputsMixin:
             data_samples: Samples to fill, or ``None``.
         """
         paths, scores = beams.paths, beams.scores
-        b, k, _ = paths.shape
-        valid = torch.isfinite(scores)
-        lengths = (paths >= 0).sum(-1)  # (B, K)
-        last = paths.gather(-1, (lengths - 1).clamp(min=0)[..., None])[..., 0]
-        pred_score = node_scores.new_zeros(b, self.num_nodes + 1)
-        # A node ends at most one path, so scatter does not collide.
-        pred_score.scatter_(
-            1, torch.where(valid, last, self.num_nodes),
-            torch.where(valid, scores.exp(), 0.).to(pred_score.dtype))
+        b, n = paths.size(0), self.num_nodes
+        last = beams.last  # N where a slot holds no path
+        if last is None:
+            lengths = (paths >= 0).sum(-1)  # (B, K)
+            last = paths.gather(-1, (lengths - 1).clamp(min=0)[..., None])
+            label = last[:, 0, 0]  # PATH_END where a path is empty
+            last = torch.where(torch.isfinite(scores), last[..., 0], n)
+        else:  # PATH_END where the best slot holds no path
+            label = self.tree.tensor('node_or_end', paths.device)[last[:, 0]]
+        pred_score = node_scores.new_zeros(b, n + 1)
+        # A node ends at most one path, so scatter does not collide; a slot
+        # with no path scores exp(-inf) = 0 in the dropped column N.
+        pred_score.scatter_(1, last, scores.exp().to(pred_score.dtype))
         level = torch.where(paths[:, 0] >= 0, beams.node_scores[:, 0].exp(),
                             0.)
         fields = dict(
@@ -70,7 +74,7 @@ class HierHeadOutputsMixin:
             pred_beam_scores=scores,
             pred_score=pred_score[:, :-1],
             pred_node_score=node_scores)
-        return self._to_data_samples(fields, last[:, 0], data_samples)
+        return self._to_data_samples(fields, label, data_samples)
 
     def pack_multi_label(
         self, node_scores: Tensor,
@@ -144,9 +148,11 @@ class HierHeadOutputsMixin:
         label = label.detach()
         ragged = ragged or {}
         t = fields['pred_path'].size(1)
-        host = torch.cat([fields['pred_path']] +
-                         [c.detach()[:, None] for _, c in ragged.values()],
-                         1).tolist()
+        host = fields['pred_path']
+        if ragged:
+            host = torch.cat(
+                [host] + [c.detach()[:, None] for _, c in ragged.values()], 1)
+        host = host.tolist()
         names = [self.tree.decode(row[:t]) for row in host]
         out = []
         for i, sample in enumerate(data_samples):

@@ -62,6 +62,16 @@ class HierS2SDecoderMixin:
         out, _ = self.decoder(self.embed(prev), state)
         return self.output(out, u, 0)
 
+    def decode_teacher_last(self, encoded: Tuple[Tensor, Any],
+                            last: Tensor) -> Tensor:
+        """:meth:`decode_teacher` of the paths to nodes ``last`` ``(B,)``
+        (``N``: the empty path) from an :meth:`encode` result: one lookup
+        builds the decoder's inputs."""
+        u, state = encoded
+        prev = self.tree.tensor('teacher_inputs', u.device)[last]
+        out, _ = self.decoder(self.embed(prev), state)
+        return self.output(out, u, 0)
+
     def decode_free(self, feats: Tuple[Tensor, ...]) -> Tensor:
         """The paper's free-running decoder, logits ``(B, T + 1, N + 1)``.
 
@@ -185,12 +195,14 @@ class HierS2SDecoderMixin:
             can_stop=self.can_stop(log_probs.device),
             end_token=True,
             device=log_probs.device,
-            stop_depths=self.stop_depths())
+            stop_depths=self.stop_depths(),
+            static_scores=log_probs)
 
     def beam_search(self,
                     feats: Tuple[Tensor, ...],
                     beam_size: int,
-                    record: Optional[List[Tensor]] = None):
+                    record: Optional[List[Tensor]] = None,
+                    encoded: Optional[Tuple[Tensor, Any]] = None):
         """Tree-constrained beam search through the decoder.
 
         Args:
@@ -199,6 +211,7 @@ class HierS2SDecoderMixin:
             record: If a list, the logits ``(B, K, N + 1)`` of every step are
                 appended to it (with ``decoder_input='softmax'``, once, the
                 ``(B, T + 1, N + 1)`` logits of the free run).
+            encoded: :meth:`encode` of ``feats`` when already made.
 
         Returns:
             BeamSearchResult.
@@ -208,7 +221,7 @@ class HierS2SDecoderMixin:
             if record is not None:
                 record.append(logits)
             return self.static_beam_search(self.log_probs(logits), beam_size)
-        u, state = self.encode(feats)
+        u, state = self.encode(feats) if encoded is None else encoded
         b = u.size(0)
 
         def step(t: int, last: Tensor, st):

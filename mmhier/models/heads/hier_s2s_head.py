@@ -212,8 +212,8 @@ class HierS2SHead(HierS2SDecoderMixin, BaseHierHead):
     # building blocks
     # ------------------------------------------------------------------
     def can_stop(self, device: Union[str, torch.device] = 'cpu') -> Tensor:
-        leaf = self.tree.tensor('is_leaf', device)
-        return torch.ones_like(leaf) if self.allow_inner_stop else leaf
+        return self.tree.tensor(
+            'every_node' if self.allow_inner_stop else 'is_leaf', device)
 
     # ------------------------------------------------------------------
     # the head contract
@@ -292,11 +292,11 @@ class HierS2SHead(HierS2SDecoderMixin, BaseHierHead):
         """Beam-searched paths (single-label) or thresholded paths
         (multi-label)."""
         n = self.num_nodes
-        depths = self.tree.tensor('depths', feats[-1].device)
         if self.multi_label:
+            step = self.tree.tensor('step_of_node', feats[-1].device)
             logits = self.decode_soft(feats)[..., :n]
             node_scores = logits.sigmoid().gather(
-                1, (depths - 1)[None, None].expand(logits.size(0), 1, -1))
+                1, step.expand(logits.size(0), 1, -1))
             return self.pack_multi_label(node_scores[:, 0], data_samples)
         k = self.effective_beam_size()
         if self.decoder_input == 'softmax':
@@ -304,12 +304,12 @@ class HierS2SHead(HierS2SDecoderMixin, BaseHierHead):
             log_probs = self.log_probs(self.decode_free(feats))
             beams = self.static_beam_search(log_probs, k)
         else:
-            beams = self.beam_search(feats, k)
+            encoded = self.encode(feats)
+            beams = self.beam_search(feats, k, encoded=encoded)
             # node scores at their own step along the best path's prefixes
             log_probs = self.log_probs(
-                self.decode_teacher(feats, beams.paths[:, 0]))
-        probs = log_probs.exp()
-        node_scores = probs[:, :-1, :n].gather(1,
-                                               (depths - 1)[None, None].expand(
-                                                   probs.size(0), 1, -1))[:, 0]
+                self.decode_teacher_last(encoded, beams.last[:, 0]))
+        step = self.tree.tensor('step_of_node', log_probs.device)
+        node_scores = log_probs[:, :-1, :n].gather(
+            1, step.expand(log_probs.size(0), 1, -1))[:, 0].exp()
         return self.pack_single_label(beams, node_scores, data_samples)

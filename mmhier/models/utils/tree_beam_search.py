@@ -6,8 +6,10 @@ step and extends each only by children of its last node. This module does the
 same for a whole batch at once: the hypotheses are ``(B, K)`` tensors and a
 step is a handful of gathers and one ``topk`` over the ``K * C_t``
 candidates (``C_t`` the most children of a node of depth t); the live
-hypotheses carry their paths, reordered by one gather a step. There is no
-Python loop over samples or beams, only over the ``T + 1`` steps.
+hypotheses carry their last node and node log-probs, reordered by one
+gather a step (the path to a node is the tree's), and the pool of finished
+paths is updated on scores and indices only. There is no Python loop over
+samples or beams, only over the ``T + 1`` steps.
 
 Two kinds of model share it through a step function:
 
@@ -33,9 +35,10 @@ greedy path and the pool the best stopping point along it.
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from mmhier.structures import PATH_END, ClassTree
+from mmhier.structures import ClassTree
 
 State = Union[None, Tensor, Sequence[Tensor]]
 StepFn = Callable[[int, Tensor, State], Tuple[Tensor, State]]
@@ -54,11 +57,14 @@ class BeamSearchResult(NamedTuple):
             own step, 0 on the padding.
         end_scores: ``(B, k)`` log-prob of END after the last node (0
             without an end token).
+        last: Long ``(B, k)`` last node of each path, ``N`` for a slot with
+            no path; ``None`` when the maker did not compute it.
     """
     paths: Tensor
     scores: Tensor
     node_scores: Tensor
     end_scores: Tensor
+    last: Optional[Tensor] = None
 
 
 def _topk(x: Tensor, k: int) -> Tuple[Tensor, Tensor]:
@@ -69,14 +75,34 @@ def _topk(x: Tensor, k: int) -> Tuple[Tensor, Tensor]:
     return x.topk(k, dim=1)
 
 
-def _reorder(state: State, index: Tensor, dim: int = 0) -> State:
-    """Pick hypotheses ``index`` (along ``dim``) of every tensor in
-    ``state``."""
+def _reorder(state: State, parent: Tensor, dim: int = 0) -> State:
+    """Pick the hypotheses ``parent`` ``(B, K')`` (indices into the ``K``
+    hypotheses of each sample) along ``dim`` (``B * K`` long, batch major)
+    of every tensor in ``state``: one gather per tensor."""
     if state is None:
         return None
     if isinstance(state, Tensor):
-        return state.index_select(dim, index)
-    return type(state)(_reorder(s, index, dim) for s in state)
+        b, k = parent.shape
+        s = state.unflatten(dim, (b, -1))
+        shape = [1] * s.dim()
+        shape[dim], shape[dim + 1] = b, k
+        size = list(s.shape)
+        size[dim + 1] = k
+        index = parent.view(shape).expand(size)
+        return s.gather(dim + 1, index).flatten(dim, dim + 1)
+    return type(state)(_reorder(s, parent, dim) for s in state)
+
+
+def _repeat(state: State, k: int, dim: int = 0) -> State:
+    """Each of the ``B`` hypotheses ``k`` times along ``dim``."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        s = state.unsqueeze(dim + 1)
+        size = list(s.shape)
+        size[dim + 1] = k
+        return s.expand(size).flatten(dim, dim + 1)
+    return type(state)(_repeat(s, k, dim) for s in state)
 
 
 def tree_beam_search(step_fn: StepFn,
@@ -88,7 +114,9 @@ def tree_beam_search(step_fn: StepFn,
                      state: State = None,
                      device: Union[str, torch.device, None] = None,
                      stop_depths: Optional[Sequence[int]] = None,
-                     state_dim: int = 0) -> BeamSearchResult:
+                     state_dim: int = 0,
+                     static_scores: Optional[Tensor] = None
+                     ) -> BeamSearchResult:
     """Batched beam search constrained to the paths of ``tree``.
 
     At step ``t`` (0-based, predicting depth ``t + 1``) every live hypothesis
@@ -123,6 +151,10 @@ def tree_beam_search(step_fn: StepFn,
         state_dim: The hypotheses' dim of the state tensors: 0, or 1 for
             an RNN's ``(layers, B * K, hidden)`` state, which then needs no
             transposed copy per step.
+        static_scores: When ``step_fn(t, ...)`` returns
+            ``static_scores[:, t, None]`` (scores known up front, ``(B, T
+            or T + 1, N or N + 1)``), the node log-probs of the paths are
+            read from it once at the end instead of carried step by step.
 
     Returns:
         BeamSearchResult: ``k`` paths per sample, best first.
@@ -146,38 +178,35 @@ def tree_beam_search(step_fn: StepFn,
     if can_stop.shape != (n, ):
         raise ValueError(f'can_stop must have shape ({n},), got '
                          f'{tuple(can_stop.shape)}')
-    neg_inf = float('-inf')
-    # Tree tables, indexed by node (row N: the root). children_index lists
-    # children first, so the first C_t columns hold all children of the
-    # nodes of depth t, C_t the most any of them has: step t only needs
-    # those, which keeps the candidates of a step (K * C_t) few.
-    children = tree.children_index(device)  # (N + 1, C), -1 padded
-    child_bias = torch.where(children >= 0, 0., neg_inf)
-    children = children.clamp(min=0)
+    # Tree tables, cached on the tree, indexed by node (row N: the root).
+    # children_index lists children first, so the first C_t columns hold
+    # all children of the nodes of depth t, C_t the most any of them has:
+    # step t only needs those, which keeps the candidates (K * C_t) few.
+    children = tree.tensor('children_safe', device)  # (N + 1, C)
+    child_ok = tree.tensor('children_valid', device)
     widths = tree.level_widths()
-    # The root (row N) never ends a path: a path has at least one node.
-    stop_bias = torch.where(
-        torch.cat([can_stop, can_stop.new_zeros(1)]), 0., neg_inf)
+    root_first, level_full = tree.level_shape()
     # Live hypotheses at step t end at depth t: only where some node of that
     # depth may stop is a finishing pass needed.
     if stop_depths is None:
         stop_depths = tree.depths[can_stop.cpu().numpy()].tolist()
-    stop_depths = {int(d) for d in stop_depths}
+    stop_depths = {int(d) for d in stop_depths} - {0}
+    # Masking the hypotheses that may not stop is needed unless the host
+    # knows that every node of the stop depths may (the tree's cached
+    # masks: every node, or the leaves when those depths hold only leaves).
+    mask_stops = not (can_stop is tree.tensor('every_node', device) or (
+        can_stop is tree.tensor('is_leaf', device) and all(
+            tree.is_leaf[tree.depths == d].all() for d in stop_depths)))
 
-    # The live hypotheses carry their paths and the log-probs of their
-    # nodes, (B, K, T), reordered by one gather a step; a path that stops
-    # is copied to the finished pool. Nothing is read back at the end.
-    arange_b = torch.arange(b, device=device)[:, None]
-    last = torch.full((b, 1), n, dtype=torch.long, device=device)
-    live_paths = torch.full((b, 1, depth),
-                            PATH_END,
-                            dtype=torch.long,
-                            device=device)
-    fin_paths = live_paths.new_full((b, k, depth), PATH_END)
-
+    # A live hypothesis is its last node (the path to it is the tree's),
+    # its score and the log-probs of its nodes (B, K, T), reordered by one
+    # gather a step. Those that may stop are kept as they are (no op) and
+    # the k best of them picked once, after the last step.
+    last = tree.tensor('root_index', device).expand(b, 1)
+    live_score = live_nodes = None  # set by step 0
+    stops = []
     for t in range(depth + 1):
         num_live = last.size(1)
-        flat_last = last.view(-1)
         if end_token or t < depth:
             log_probs, new_state = step_fn(t, last, state)
             want = n + 1 if end_token else n
@@ -191,65 +220,122 @@ def tree_beam_search(step_fn: StepFn,
             if t == 0:
                 # Scores in at least float32, float64 if the model is.
                 dtype = torch.promote_types(log_probs.dtype, torch.float32)
-                child_bias = child_bias.to(dtype)
-                stop_bias = stop_bias.to(dtype)
-                live_score = torch.zeros(b, 1, dtype=dtype, device=device)
-                fin_score = torch.full((b, k),
-                                       neg_inf,
-                                       dtype=dtype,
-                                       device=device)
-                fin_end = torch.zeros(b, k, dtype=dtype, device=device)
-                live_nodes = torch.zeros(
-                    b, 1, depth, dtype=dtype, device=device)
-                fin_nodes = live_nodes.new_zeros(b, k, depth)
             log_probs = log_probs.to(dtype)
-
-        # Offer stoppable live hypotheses to the finished pool.
         if t in stop_depths:
-            end_score = live_score + stop_bias.index_select(0, flat_last).view(
-                b, num_live)
-            if end_token:
-                end_lp = log_probs[..., n].expand(b, num_live)
-                end_score = end_score + end_lp
-            fin_score, pick = _topk(torch.cat([fin_score, end_score], 1), k)
-            rows = pick[..., None].expand(-1, -1, depth)
-            fin_paths = torch.cat([fin_paths, live_paths], 1).gather(1, rows)
-            fin_nodes = torch.cat([fin_nodes, live_nodes], 1).gather(1, rows)
-            if end_token:
-                fin_end = torch.cat([fin_end, end_lp], 1).gather(1, pick)
+            end_lp = log_probs[..., n].expand(b, num_live) \
+                if end_token else None
+            stops.append((last, live_score, end_lp, live_nodes))
         if t == depth:
             break
 
-        # Extend every live hypothesis by the children of its last node.
         width = widths[t]
+        if t == 0:
+            # The root's children, all of them real (C_0 is their number).
+            kids = children[n, :width]
+            if root_first:  # nodes 0..C_0-1: a slice, no lookup
+                live_score, idx = _topk(log_probs[:, 0, :width],
+                                        min(k, width))
+                last = idx
+            else:
+                live_score, idx = _topk(
+                    log_probs[:, 0, :n].index_select(1, kids), min(k, width))
+                last = kids[idx]
+            if static_scores is None:
+                live_nodes = F.pad(live_score[..., None], (0, depth - 1))
+            state = _repeat(new_state, last.size(1), state_dim)
+            continue
+        # Extend every live hypothesis by the children of its last node.
+        flat_last = last.reshape(-1)
         kids = children[:, :width].index_select(0, flat_last).view(b, -1)
         if log_probs.size(1) == 1:  # the same scores for all hypotheses
             lp = log_probs[:, 0, :n].gather(1, kids)
         else:
             lp = log_probs[..., :n].gather(2, kids.view(b, num_live,
                                                         -1)).view(b, -1)
-        bias = child_bias[:, :width].index_select(0, flat_last)
-        cand = (live_score[..., None] + bias.view(b, num_live, -1)).view(
-            b, -1) + lp
+        cand = (live_score[..., None] + lp.view(b, num_live, -1)).view(b, -1)
+        if not level_full[t]:  # mask the padding of nodes with fewer
+            ok = child_ok[:, :width].index_select(0, flat_last).view(b, -1)
+            cand = torch.where(ok, cand, float('-inf'))
         live_score, idx = _topk(cand, min(k, cand.size(1)))
         parent = torch.div(idx, width, rounding_mode='floor')
         last = kids.gather(1, idx)
-        rows = parent[..., None].expand(-1, -1, depth)
-        live_paths = live_paths.gather(1, rows)
-        live_paths[:, :, t] = last
-        live_nodes = live_nodes.gather(1, rows)
-        live_nodes[:, :, t] = lp.gather(1, idx)
-        if new_state is not None:
-            state = _reorder(new_state,
-                             (arange_b * num_live + parent).view(-1),
-                             state_dim)
+        if static_scores is None:
+            live_nodes = live_nodes.gather(1, parent[..., None].expand(
+                -1, -1, depth))
+            live_nodes[:, :, t] = lp.gather(1, idx)
+        state = _reorder(new_state, parent, state_dim)
+    return _best_stops(stops, tree, can_stop if mask_stops else None, b, k,
+                       end_token, dtype, device, static_scores)
 
-    # Slots the tree could not fill (fewer than k paths) hold no path.
+
+def _best_stops(stops: list, tree: ClassTree, can_stop: Optional[Tensor],
+                b: int,
+                k: int, end_token: bool, dtype,
+                device, static_scores: Optional[Tensor] = None
+                ) -> BeamSearchResult:
+    """The k best of the hypotheses offered to stop, ``(last, score,
+    end_lp, nodes)`` per step; slots the tree could not fill (fewer than k
+    paths) hold no path. ``can_stop`` ``None``: all of them may stop.
+
+    The pool of the k best is updated step by step, one ``topk`` of the
+    pool and the step's hypotheses each, as the search has always done
+    (ties go the same way), but on scores and indices only: the paths
+    (the tree's paths to the last nodes) and the node log-probs are
+    gathered once at the end.
+    """
+    n, depth = tree.num_nodes, tree.max_depth
+    if not stops:  # nothing may stop: no path
+        like = torch.zeros(b, 1, dtype=dtype, device=device)
+        stops = [(like.long(), like - float('inf'), like,
+                  like.new_zeros(b, 1, depth))]
+
+    def cat(i: int, dim: int = 1) -> Tensor:
+        parts = [s[i] for s in stops]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim)
+
+    last, score = cat(0), cat(1)
+    if end_token:
+        end = cat(2)
+        score = score + end
+    if can_stop is not None:
+        # Hypotheses at step t >= 1 end at a node (never the root).
+        may_stop = can_stop.index_select(0, last.reshape(-1)).view(b, -1)
+        score = torch.where(may_stop, score, float('-inf'))
+    ids = torch.arange(score.size(1), device=device)
+    fin_score = score.new_full((b, k), float('-inf'))
+    fin_id = ids[:1].expand(b, k)  # any hypothesis: these slots are -inf
+    off = 0
+    for s in stops:
+        num = s[0].size(1)
+        fin_score, pick = _topk(
+            torch.cat([fin_score, score[:, off:off + num]], 1), k)
+        fin_id = torch.cat([fin_id, ids[off:off + num].expand(b, num)],
+                           1).gather(1, pick)
+        off += num
     full = torch.isfinite(fin_score)
-    fin_paths = torch.where(full[..., None], fin_paths, PATH_END)
-    fin_nodes = torch.where(full[..., None], fin_nodes, 0.)
-    fin_end = torch.where(full, fin_end, 0.)
-    return BeamSearchResult(fin_paths, fin_score, fin_nodes, fin_end)
+    last = torch.where(full, last.gather(1, fin_id), n)
+    paths = tree.tensor('end_path_matrix', device)[last]
+    if static_scores is not None:  # node t of a path: its score at t
+        lp = static_scores[:, :depth, :n].to(dtype)
+        nodes = lp[:, None].expand(b, k, depth, n).gather(
+            3, paths.clamp(min=0)[..., None])[..., 0]
+        nodes = torch.where(paths >= 0, nodes, 0.)
+        if not end_token:
+            return BeamSearchResult(paths, fin_score, nodes,
+                                    torch.zeros_like(fin_score), last)
+        end = torch.where(full, end.gather(1, fin_id), 0.)
+        return BeamSearchResult(paths, fin_score, nodes, end, last)
+    nodes = cat(3)
+    if end_token:
+        nodes = torch.cat([nodes, end[..., None]], 2)
+    nodes = torch.where(
+        full[..., None],
+        nodes.gather(1, fin_id[..., None].expand(-1, -1, nodes.size(2))), 0.)
+    if end_token:
+        return BeamSearchResult(paths, fin_score, nodes[..., :depth],
+                                nodes[..., depth], last)
+    return BeamSearchResult(paths, fin_score, nodes,
+                            torch.zeros_like(fin_score), last)
 
 
 def tree_beam_search_static(
@@ -291,4 +377,5 @@ def tree_beam_search_static(
         beam_size,
         can_stop=can_stop,
         device=log_probs.device,
-        stop_depths=stop_depths)
+        stop_depths=stop_depths,
+        static_scores=log_probs)
