@@ -18,6 +18,7 @@ from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from mmhier.evaluation.functional.threshold_io import CHECKPOINT_KEY
+from mmhier.utils.progress_bar import SparseProgressBar
 from .inference_batching import beam_at_least, predict_by_shape
 from .inference_inputs import (IMG_EXTENSIONS, InputType, display_image,
                                list_inputs, to_model_channels)
@@ -200,11 +201,22 @@ class HierInferencer(BaseInferencer):
                              f'{batch_size!r}')
         if kwargs.get('topk') is not None:
             kwargs['topk'] = self._check_topk(kwargs['topk'])
-        return super().__call__(
-            inputs,
-            return_datasamples=return_datasamples,
-            batch_size=batch_size,
-            **kwargs)
+        # BaseInferencer.__call__ with mmhier's progress bar instead of
+        # mmpretrain's rich one, whose last frame, off a terminal, is left
+        # without a line end and runs into whatever is printed next
+        pre_kw, forward_kw, vis_kw, post_kw = self._dispatch_kwargs(**kwargs)
+        ori_inputs = self._inputs_to_list(inputs)
+        batches = self.preprocess(ori_inputs, batch_size=batch_size, **pre_kw)
+        bar = SparseProgressBar(len(ori_inputs), desc='inference')
+        preds = []
+        for data in batches:
+            batch_preds = self.forward(data, **forward_kw)
+            preds.extend(batch_preds)
+            bar.update(len(batch_preds))
+        bar.close()
+        visualization = self.visualize(ori_inputs, preds, **vis_kw)
+        return self.postprocess(preds, visualization, return_datasamples,
+                                **post_kw)
 
     # ------------------------------------------------------------------
     # set-up
