@@ -11,6 +11,10 @@ STAMP := $(VENV)/.mmhier-installed
 REQS := requirements/runtime.txt requirements/tests.txt \
 	requirements/optional.txt setup.py
 PYTEST_ARGS ?=
+# The tests run in a shuffled order (pytest-randomly) whose seed is printed
+# first, so that an order-dependent failure can be repeated with
+# `make test TEST_SEED=N`.
+TEST_SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(10**6))')
 
 .PHONY: install test testdata demo data clean help
 
@@ -38,7 +42,8 @@ testdata:
 	  >/dev/null; } || echo 'wordnet-base is not installed: the WordNet tree test will be skipped'
 
 test: install testdata
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	@echo 'test order: pytest-randomly seed $(TEST_SEED) (make test TEST_SEED=$(TEST_SEED) repeats it)'
+	$(PY) -m pytest tests -p randomly --randomly-seed=$(TEST_SEED) $(PYTEST_ARGS)
 
 data:
 	@bash tools/get_fashion_mnist.sh
