@@ -22,6 +22,12 @@ The class tree has the shape of the DHNN paper's Open Images tree (30
 nodes: 2, 4 and 24 on levels 1-3); the flat head classifies its 30 nodes.
 Stages ``[[0, 1], [2], [3]]`` of ResNet-50 feed steps 1-3.
 
+Every model is a config file of ``configs/benchmarks/overhead/`` (see its
+README), loaded with ``Config.fromfile``; the command line overrides only
+what it sets (``--depth``, ``--size``, ``--small``, ``--large``,
+``--multi-label``, ``--decoder-input``), and the report prints each row's
+config.
+
 All variants live in one process and are timed interleaved: every
 repetition runs each model once, in a shuffled order, and each time is
 divided by the flat model's time of the same repetition, so that load from
@@ -76,11 +82,11 @@ from _common import (command_line, machine_info,  # noqa: E402
 from overhead_measures import (count_all, count_work,  # noqa: E402,F401
                                measure_memory, memory_work, peak_rss_mib,
                                probe_memory, time_all)
-from overhead_models import (CONVERSIONS, COUNT_COLUMNS,  # noqa: E402,F401
-                             HEADS, LEVEL3_SPLIT, MEAN, STAGE_GROUPS, STD,
-                             bench_tree, build, count, head_cfg, infer_step,
-                             make_batch, model_cfg, neck_cfg, stage_channels,
-                             sync, timed, train_step, variant_specs)
+from overhead_models import (CONFIG_DIR, CONVERSIONS,  # noqa: E402,F401
+                             COUNT_COLUMNS, HEADS, STAGE_GROUPS, bench_tree,
+                             build, count, infer_step, make_batch, model_cfg,
+                             neck_cfg, stage_channels, sync, timed,
+                             train_step, variant_specs)
 # yapf: enable
 
 
@@ -93,8 +99,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--depth',
         type=int,
-        default=50,
-        help='ResNet depth (50; 18 for --smoke)')
+        default=None,
+        help="ResNet depth (default: the configs', 50; 18 for --smoke)")
     parser.add_argument(
         '--repeat',
         type=int,
@@ -130,9 +136,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp', action='store_true', help='bf16 autocast (CUDA only)')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
-        '--small', type=int, nargs=2, default=(256, 512), metavar=('P', 'H'))
+        '--small',
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=('P', 'H'),
+        help="p and h of the small models (default: the configs', 256 512)")
     parser.add_argument(
-        '--large', type=int, nargs=2, default=(2048, 1024), metavar=('P', 'H'))
+        '--large',
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=('P', 'H'),
+        help="p and h of the large models (default: the configs', "
+        '2048 1024)')
     parser.add_argument(
         '--variants',
         nargs='*',
@@ -217,6 +234,7 @@ def run(args) -> Dict[str, Any]:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     specs = variant_specs(args)
+    depth = model_cfg(specs[0], args)['backbone']['depth']
     info = machine_info(args.device)
 
     counts = {} if args.no_count else count_all(specs, args)
@@ -239,6 +257,7 @@ def run(args) -> Dict[str, Any]:
         name = spec['name']
         row = dict(
             model=name,
+            config=spec['config'],
             conversion=spec.get('conversion_used', '-'),
             **{'p/h': f'{spec["p"]}/{spec["h"]}' if 'p' in spec else '-'},
             neck_params=spec['neck_params'],
@@ -261,7 +280,9 @@ def run(args) -> Dict[str, Any]:
         row['target'] = target_check(spec, row)
         rows.append(row)
 
-    columns = ['model', 'conversion', 'p/h', 'added_params', 'neck_params']
+    columns = [
+        'model', 'config', 'conversion', 'p/h', 'added_params', 'neck_params'
+    ]
     for ph in phases:
         columns += [
             f'{ph}_ms', f'{ph}_ms_iqr', f'{ph}_ratio', f'{ph}_ratio_range'
@@ -276,7 +297,10 @@ def run(args) -> Dict[str, Any]:
                 'peak memory: peak RSS of a fresh process building that '
                 'model and running 2 train steps + 1 inference step')
     notes = [
-        f'ResNet-{args.depth}, {args.size} px, batch {args.batch}, '
+        f'models: the configs of {CONFIG_DIR}/ (column config), '
+        'overridden by the command line only where it sets --depth, '
+        '--size, --small, --large, --multi-label or --decoder-input',
+        f'ResNet-{depth}, {args.size} px, batch {args.batch}, '
         f'device {args.device}, amp(bf16)={args.amp}, '
         f'channels_last={args.channels_last}, SGD momentum 0.9, '
         f'multi_label={args.multi_label}, compile={args.compile}, '
@@ -305,7 +329,7 @@ def run(args) -> Dict[str, Any]:
     write_report(
         args.out,
         name,
-        f'DHNN overhead over flat ResNet-{args.depth} ({args.device})',
+        f'DHNN overhead over flat ResNet-{depth} ({args.device})',
         {'Overhead per model': dict(columns=columns, rows=rows, digits=3)},
         info,
         notes,

@@ -1,36 +1,41 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 """The models, batches and steps that ``overhead.py`` measures.
 
-One spec per variant (head, conversion, size) built into the model and its
-optimiser wrapper, and the timed train and inference steps.
+One spec per variant (head, conversion, size), each a config file of
+``configs/benchmarks/overhead/`` loaded with ``Config.fromfile``; the
+command line's options are applied on top (:func:`model_cfg`). Built into
+the model and its optimiser wrapper; the timed train and inference steps.
 """
+import os.path as osp
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
-# DHNN Open Images tree shape (appendix C): 2 level-1 nodes, 4 level-2
-# nodes, 24 level-3 nodes split 10, 6, 6, 2.
-LEVEL3_SPLIT = ((10, 6), (6, 2))
+from _common import REPO_ROOT
+
+#: every model is a config file: ``{name}_resnet50_oi-tree.py`` here
+CONFIG_DIR = 'configs/benchmarks/overhead'
+CONFIG_TEMPLATE = CONFIG_DIR + '/{name}_resnet50_oi-tree.py'
+#: the base whose tree (the DHNN Open Images shape) every model reads
+TREE_CONFIG = 'configs/_base_/models/overhead_dhnn_resnet50.py'
 STAGE_GROUPS = [[0, 1], [2], [3]]
 HEADS = {'rnn': 'HierRNNHead', 's2s': 'HierS2SHead'}
 CONVERSIONS = ('linear', 'conv', 'pool')
 #: the op and sync columns of the table
 COUNT_COLUMNS = ('train_added_ops', 'train_syncs', 'infer_added_ops',
                  'infer_syncs', 'sync_ops')
-MEAN = [123.675, 116.28, 103.53]
-STD = [58.395, 57.12, 57.375]
+
+
+def _load_model(rel: str) -> Dict[str, Any]:
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(REPO_ROOT, rel)).to_dict()['model']
 
 
 def bench_tree() -> Dict[str, Any]:
-    """The 30-node tree with the DHNN Open Images shape, as a nested dict."""
-    tree = {}
-    for a, splits in zip('ab', LEVEL3_SPLIT):
-        tree[f'{a}'] = {
-            f'{a}{b}': [f'{a}{b}{c}' for c in range(n)]
-            for b, n in zip('xy', splits)
-        }
-    return tree
+    """The 30-node tree with the DHNN Open Images shape (appendix C: 2, 4
+    and 24 nodes on levels 1-3), as the configs hold it."""
+    return _load_model(TREE_CONFIG)['head']['tree']
 
 
 def stage_channels(depth: int) -> Tuple[int, ...]:
@@ -38,19 +43,17 @@ def stage_channels(depth: int) -> Tuple[int, ...]:
 
 
 def variant_specs(args) -> List[Dict[str, Any]]:
-    """Every model to run; ``flat`` first."""
+    """Every model to run, each with its config; ``flat`` first."""
     specs = [dict(name='flat', head='flat')]
     for head in HEADS:
         for conversion in CONVERSIONS:
-            for size, (p, h) in (('small', args.small), ('large', args.large)):
+            for size in ('small', 'large'):
                 specs.append(
                     dict(
                         name=f'{head}-{conversion}-{size}',
                         head=head,
                         conversion=conversion,
-                        size=size,
-                        p=p,
-                        h=h))
+                        size=size))
     if args.variants:
         unknown = set(args.variants) - {s['name'] for s in specs}
         if unknown:
@@ -60,64 +63,62 @@ def variant_specs(args) -> List[Dict[str, Any]]:
             s for s in specs
             if s['name'] in args.variants or s['name'] == 'flat'
         ]
+    for spec in specs:
+        spec['config'] = CONFIG_TEMPLATE.format(name=spec['name'])
+        if spec['head'] != 'flat':
+            model = model_cfg(spec, args)
+            spec['p'] = model['neck']['out_channels']
+            spec['h'] = model['head']['hidden_size']
     return specs
 
 
 def neck_cfg(spec: Dict[str, Any], args) -> Dict[str, Any]:
-    """The neck; ``pool`` resolves to plain pooling when exact pooling to p
-    exists for every used stage, else to pooling + n-mode products."""
+    """The neck of the variant's config, with the overrides."""
+    return model_cfg(spec, args)['neck']
+
+
+def _resolve_pool(neck: Dict[str, Any]) -> Dict[str, Any]:
+    """``pool`` where exact pooling to p exists for every used stage, else
+    pooling + n-mode products (``pool_mode``)."""
     from mmpretrain.registry import MODELS
-    cfg = dict(
-        type='HierConversionNeck',
-        in_channels=stage_channels(args.depth),
-        out_channels=spec['p'],
-        stage_groups=STAGE_GROUPS,
-        input_size=args.size)
-    if spec['conversion'] != 'pool':
-        return dict(cfg, conversion=spec['conversion'])
+
+    import mmhier  # noqa: F401
     try:
-        MODELS.build(dict(cfg, conversion='pool'))
-        return dict(cfg, conversion='pool')
+        MODELS.build(dict(neck, conversion='pool'))
+        return dict(neck, conversion='pool')
     except ValueError:
-        return dict(cfg, conversion='pool_mode')
+        return dict(neck, conversion='pool_mode')
 
 
 def model_cfg(spec: Dict[str, Any], args) -> Dict[str, Any]:
-    tree = bench_tree()
-    preprocessor = dict(
-        type='ClsDataPreprocessor', mean=MEAN, std=STD, to_rgb=True)
+    """The model of the variant's config, with the command line's
+    overrides on top: ``--depth``, ``--size``, ``--small`` / ``--large``
+    (p and h), ``--multi-label``, ``--decoder-input``."""
+    cfg = _load_model(spec['config'])
+    depth = getattr(args, 'depth', None)
+    if depth is not None:
+        cfg['backbone']['depth'] = depth
     if spec['head'] == 'flat':
-        return dict(
-            type='ImageClassifier',
-            data_preprocessor=preprocessor,
-            backbone=dict(type='ResNet', depth=args.depth, out_indices=(3, )),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(
-                type='LinearClsHead',
-                num_classes=30,
-                in_channels=stage_channels(args.depth)[-1],
-                loss=dict(type='CrossEntropyLoss')))
-    # the DHNN models batch gt_path once a step, as the configs do
-    return dict(
-        type='ImageClassifier',
-        data_preprocessor=dict(preprocessor, type='HierDataPreprocessor'),
-        backbone=dict(
-            type='ResNet', depth=args.depth, out_indices=(0, 1, 2, 3)),
-        neck=neck_cfg(spec, args),
-        head=head_cfg(spec, args, tree))
-
-
-def head_cfg(spec: Dict[str, Any], args, tree) -> Dict[str, Any]:
-    """The DHNN head, with ``--multi-label`` and ``--decoder-input``."""
-    cfg = dict(
-        type=HEADS[spec['head']],
-        tree=tree,
-        in_channels=spec['p'],
-        hidden_size=spec['h'])
-    if args.multi_label:
-        cfg['multi_label'] = True
-    if args.decoder_input and spec['head'] == 's2s':
-        cfg['decoder_input'] = args.decoder_input
+        if depth is not None:
+            cfg['head']['in_channels'] = stage_channels(depth)[-1]
+        return cfg
+    neck, head = cfg['neck'], cfg['head']
+    before = dict(neck)
+    if depth is not None:
+        neck['in_channels'] = stage_channels(depth)
+    if getattr(args, 'size', None) is not None:
+        neck['input_size'] = args.size
+    ph = getattr(args, spec['size'], None)
+    if ph is not None:
+        neck['out_channels'] = head['in_channels'] = ph[0]
+        head['hidden_size'] = ph[1]
+    if spec['conversion'] == 'pool' and neck != before:
+        # the geometry changed: pool exactly again where it can
+        cfg['neck'] = _resolve_pool(neck)
+    if getattr(args, 'multi_label', False):
+        head['multi_label'] = True
+    if getattr(args, 'decoder_input', None) and spec['head'] == 's2s':
+        head['decoder_input'] = args.decoder_input
     return cfg
 
 

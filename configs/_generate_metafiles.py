@@ -70,6 +70,11 @@ COLLECTIONS = {
             Title='Making Better Mistakes: Leveraging Class Hierarchies '
             'with Deep Networks'),
         README='configs/hier_aware/README.md'),
+    # the models benchmarks/overhead.py times, not recommendations
+    'benchmarks/overhead':
+    dict(
+        Name='Speed benchmark models',
+        README='configs/benchmarks/README.md'),
 }
 # the metafile that holds each family (the ablations live in hier's)
 METAFILE_OF = {
@@ -79,6 +84,7 @@ METAFILE_OF = {
     'guo_cnn_rnn': 'guo_cnn_rnn',
     'hiernet': 'hiernet',
     'hier_aware': 'hier_aware',
+    'benchmarks/overhead': 'benchmarks',
 }
 
 DATA = {
@@ -87,6 +93,8 @@ DATA = {
     'cifar100': 'CIFAR-100 (20 superclasses, 100 classes)',
     'openimages-hier': 'Open Images (30-node tree, multi-label)',
     'custom-hier': 'your own data (HierDataset)',
+    'oi-tree': 'none (speed benchmark: random images, a 30-node tree '
+    'shaped like Open Images)',
 }
 BACKBONE = {
     'resnet18-tiny': 'CIFAR ResNet-18, 16 base channels',

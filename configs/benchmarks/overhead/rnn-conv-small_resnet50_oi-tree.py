@@ -1,0 +1,6 @@
+# benchmarks/overhead.py's rnn-conv-small: the small CNN-RNN (HierRNNHead),
+# convolutional conversion, p = 256, h = 512.
+_base_ = ['../../_base_/models/overhead_dhnn_resnet50.py']
+model = dict(
+    neck=dict(out_channels=256, conversion='conv'),
+    head=dict(type='HierRNNHead', in_channels=256, hidden_size=512))

@@ -1,0 +1,6 @@
+# benchmarks/overhead.py's s2s-linear-large: the large CNN-S2S (HierS2SHead),
+# linear conversion (n-mode products), p = 2048, h = 1024.
+_base_ = ['../../_base_/models/overhead_dhnn_resnet50.py']
+model = dict(
+    neck=dict(out_channels=2048, conversion='linear'),
+    head=dict(type='HierS2SHead', in_channels=2048, hidden_size=1024))
