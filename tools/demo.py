@@ -20,7 +20,7 @@ Evaluates the four models on the 10,000 test images with the hierarchical
 metrics, prints the two tables side by side, draws test images with the
 predicted paths of both models (each level green where right, red where
 wrong) and says where the logs, checkpoints and pictures are. The four runs
-go two at a time, one thread each (about 6 minutes on 2 cores).
+go two at a time, one thread each (3 minutes on 2 cores here).
 
 Usage:
     python tools/demo.py [--work-dir work_dirs/demo] [--train-size 12000]
