@@ -1,5 +1,7 @@
 # Copyright (c) mmhier contributors. All rights reserved.
 """HierExportWrapper: the traceable top-k paths equal ``model.predict``."""
+import sys
+from os import path as osp
 from unittest import TestCase
 
 import torch
@@ -8,15 +10,10 @@ from mmpretrain.registry import MODELS
 from mmhier.apis.export_wrapper import HierExportWrapper
 from mmhier.structures import ClassTree
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 # a general tree (inner node 'dog' may end a path for S2S) and a fixed one
-GENERAL = {
-    'animal': {
-        'cat': [],
-        'dog': ['puppy', 'hound']
-    },
-    'vehicle': ['car', 'bus'],
-    'plant': {},
-}
+from tiny_hier_model import TREE as GENERAL  # noqa: E402
+
 FIXED = {'A': {'a': ['x', 'y'], 'b': ['z']}, 'B': {'c': ['u', 'v', 'w']}}
 PREPROCESSOR = dict(
     type='HierDataPreprocessor',
