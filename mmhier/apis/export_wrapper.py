@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from mmhier.models.heads import (HierJointHead, HierLinearClsHead,
                                  HierRNNHead, HierS2SHead)
-from mmhier.models.utils import crm_rank, tree_beam_search_static
+from mmhier.models.utils import crm_rank
 from mmhier.structures import ClassTree
 
 __all__ = ['HierExportWrapper', 'EXPORTABLE_HEADS', 'load_export_wrapper']
@@ -183,24 +183,9 @@ class HierExportWrapper(nn.Module):
             nodes, cost = crm_rank(probs, head.crm_cost, head.candidates, k)
             return self.path_matrix[nodes], -cost
         if self.kind == 'joint':
-            fused = head.fused_log_probs(feats)
-            if head.decode == 'crm':
-                idx, _ = crm_rank(fused.exp(), head.crm_cost, k=k)
-                scores = fused.gather(1, idx)
-            else:
-                scores, idx = fused.topk(k, dim=-1)
-            pm = self.tree.tensor('path_matrix', fused.device)
-            return pm[head.label_nodes[idx]], scores
-        if self.kind == 'rnn':
-            log_probs = head.log_probs(head(feats))
-            beams = tree_beam_search_static(
-                log_probs,
-                head.tree,
-                self.beam_size,
-                head.can_stop(log_probs.device),
-                stop_depths=head.stop_depths())
-        else:
-            beams = head.beam_search(feats, self.beam_size)
+            return head.rank_paths(head.fused_log_probs(feats), k)
+        # the CNN-RNN and the CNN-S2S: the head's own tree beam search
+        beams = head.beam_search(feats, self.beam_size)
         return beams.paths[:, :k], beams.scores[:, :k]
 
 

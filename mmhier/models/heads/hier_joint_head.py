@@ -288,6 +288,22 @@ class HierJointHead(BaseHierHead):
         return (self.label_path_log_probs(feats) +
                 self.fusion_weight * flat).log_softmax(-1)
 
+    def rank_paths(self, fused: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+        """The ``k`` best label nodes' paths ``(B, k, T)`` and their fused
+        log-probs ``(B, k)``, best first (by CRM with ``decode='crm'``).
+
+        Args:
+            fused: :meth:`fused_log_probs` ``(B, |L|)``.
+            k: Paths per sample, at most ``|L|``.
+        """
+        if self.decode == 'crm':
+            idx, _ = crm_rank(fused.exp(), self.crm_cost, k=k)
+            scores = fused.gather(1, idx)
+        else:
+            scores, idx = fused.topk(k, dim=-1)
+        pm = self.tree.tensor('path_matrix', fused.device)
+        return pm[self.label_nodes[idx]], scores
+
     def predict(
         self,
         feats: Tuple[Tensor, ...],
@@ -295,15 +311,9 @@ class HierJointHead(BaseHierHead):
     ) -> List[DataSample]:
         """The best fused paths (see the class docstring)."""
         fused = self.fused_log_probs(feats)  # (B, |L|)
-        k = min(self.beam_size, fused.size(1))
-        if self.decode == 'crm':
-            idx, _ = crm_rank(fused.exp(), self.crm_cost, k=k)
-            scores = fused.gather(1, idx)
-        else:
-            scores, idx = fused.topk(k, dim=-1)
+        paths, scores = self.rank_paths(fused,
+                                        min(self.beam_size, fused.size(1)))
         device = fused.device
-        pm = self.tree.tensor('path_matrix', device)
-        paths = pm[self.label_nodes[idx]]  # (B, k, T)
         # fused marginal of every node: the mass of label nodes at or below
         anc = self.tree.ancestor_mask(device)[self.label_nodes].to(
             fused.dtype)  # (|L|, N)

@@ -6,7 +6,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
-from ..utils import build_rnn, tree_beam_search_static
+from ..utils import BeamSearchResult, build_rnn, tree_beam_search_static
 from .base_hier_head import BaseHierHead
 
 
@@ -201,11 +201,21 @@ class HierRNNHead(BaseHierHead):
             node_scores = self.node_scores(logits.sigmoid())
             return self.pack_multi_label(node_scores, data_samples)
         log_probs = self.log_probs(logits)
-        beams = tree_beam_search_static(
-            log_probs,
-            self.tree,
-            self.effective_beam_size(),
-            self.can_stop(logits.device),
-            stop_depths=self.stop_depths())
+        beams = self.search(log_probs, self.effective_beam_size())
         node_scores = self.node_scores(log_probs.exp())
         return self.pack_single_label(beams, node_scores, data_samples)
+
+    def search(self, log_probs: Tensor, beam_size: int) -> BeamSearchResult:
+        """The tree beam search on per-level log-probs ``(B, T, N)``."""
+        return tree_beam_search_static(
+            log_probs,
+            self.tree,
+            beam_size,
+            self.can_stop(log_probs.device),
+            stop_depths=self.stop_depths())
+
+    def beam_search(self, feats: Tuple[Tensor, ...],
+                    beam_size: int) -> BeamSearchResult:
+        """The best ``beam_size`` paths of ``feats`` (single-label), as
+        ``HierS2SHead.beam_search`` gives them."""
+        return self.search(self.log_probs(self(feats)), beam_size)
