@@ -46,8 +46,11 @@ class HierHeadOutputsMixin:
         """DataSamples from a beam search (softmax heads).
 
         Args:
-            beams: The search result, ``(B, K, T)`` paths.
-            node_scores: ``(B, N)`` probability of each node at its step.
+            beams: The search result, ``(B, K, T)`` paths; without its
+                ``node_scores`` the best path's level scores are read from
+                ``node_scores``.
+            node_scores: ``(B, N)`` probability of each node at its step
+                (along the best path's prefixes where that matters).
             data_samples: Samples to fill, or ``None``.
         """
         paths, scores = beams.paths, beams.scores
@@ -64,8 +67,12 @@ class HierHeadOutputsMixin:
         # A node ends at most one path, so scatter does not collide; a slot
         # with no path scores exp(-inf) = 0 in the dropped column N.
         pred_score.scatter_(1, last, scores.exp().to(pred_score.dtype))
-        level = torch.where(paths[:, 0] >= 0, beams.node_scores[:, 0].exp(),
-                            0.)
+        best = paths[:, 0]
+        if beams.node_scores is None:  # the best path rescored: node_scores
+            level = node_scores.gather(1, best.clamp(min=0))
+        else:
+            level = beams.node_scores[:, 0].exp()
+        level = torch.where(best >= 0, level, 0.)
         fields = dict(
             pred_path=paths[:, 0],
             pred_path_score=scores[:, 0],

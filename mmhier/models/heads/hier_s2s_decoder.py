@@ -43,13 +43,18 @@ class HierS2SDecoderMixin:
             u_t = u_t[:, None]
         return self.fc(u_t + self.z(dec_out))  # residual arc
 
+    def masked(self, logits: Tensor, first_step: int = 0) -> Tensor:
+        """Logits of steps ``first_step..``, ``-inf`` outside each step's
+        level and END when ``mask_levels``."""
+        if not self.mask_levels:
+            return logits
+        s = logits.size(-2)
+        mask = self.step_mask(logits.device)[first_step:first_step + s]
+        return logits.masked_fill(~mask, float('-inf'))
+
     def log_probs(self, logits: Tensor, first_step: int = 0) -> Tensor:
         """Log-softmax over the N + 1 outputs of steps ``first_step..``."""
-        if self.mask_levels:
-            s = logits.size(-2)
-            mask = self.step_mask(logits.device)[first_step:first_step + s]
-            logits = logits.masked_fill(~mask, float('-inf'))
-        return logits.log_softmax(-1)
+        return self.masked(logits, first_step).log_softmax(-1)
 
     def decode_teacher(self, feats: Tuple[Tensor, ...],
                        paths: Tensor) -> Tensor:
@@ -85,7 +90,8 @@ class HierS2SDecoderMixin:
             out, state = self.decoder(x, state)
             logits = self.output(out, u, t)  # (B, 1, N + 1)
             outs.append(logits)
-            x = self.feedback(self.log_probs(logits, t).exp())
+            if t < self.max_depth:  # the last step feeds nothing
+                x = self.feedback(self.masked(logits, t).softmax(-1))
         return torch.cat(outs, 1)
 
     def decode_sampled(self, feats: Tuple[Tensor, ...],
@@ -176,6 +182,8 @@ class HierS2SDecoderMixin:
             out, state = self.decoder(x, state)
             logits = self.output(out, u, t)  # (B, 1, N + 1)
             outs.append(logits)
+            if t + 1 == self.max_depth:  # the last step feeds nothing
+                break
             p = logits[..., :n].sigmoid()
             if self.mask_levels:
                 p = p * mask[t]
@@ -202,7 +210,8 @@ class HierS2SDecoderMixin:
                     feats: Tuple[Tensor, ...],
                     beam_size: int,
                     record: Optional[List[Tensor]] = None,
-                    encoded: Optional[Tuple[Tensor, Any]] = None):
+                    encoded: Optional[Tuple[Tensor, Any]] = None,
+                    track_nodes: bool = True):
         """Tree-constrained beam search through the decoder.
 
         Args:
@@ -212,6 +221,10 @@ class HierS2SDecoderMixin:
                 appended to it (with ``decoder_input='softmax'``, once, the
                 ``(B, T + 1, N + 1)`` logits of the free run).
             encoded: :meth:`encode` of ``feats`` when already made.
+            track_nodes: With ``decoder_input='embedding'``, False leaves
+                the result's ``node_scores`` and ``end_scores`` out (None)
+                instead of carrying them through the search (``predict``
+                rescores the best path with one teacher-forced pass).
 
         Returns:
             BeamSearchResult.
@@ -243,7 +256,8 @@ class HierS2SDecoderMixin:
             state=state,
             device=u.device,
             stop_depths=self.stop_depths(),
-            state_dim=1)
+            state_dim=1,
+            track_nodes=track_nodes)
 
 
 __all__ = ['HierS2SDecoderMixin']

@@ -305,7 +305,8 @@ class HierS2SHead(HierS2SDecoderMixin, BaseHierHead):
             beams = self.static_beam_search(log_probs, k)
         else:
             encoded = self.encode(feats)
-            beams = self.beam_search(feats, k, encoded=encoded)
+            beams = self.beam_search(
+                feats, k, encoded=encoded, track_nodes=False)
             # node scores at their own step along the best path's prefixes
             log_probs = self.log_probs(
                 self.decode_teacher_last(encoded, beams.last[:, 0]))

@@ -4,12 +4,17 @@
 Algorithm 1 of the DHNN slides keeps the ``k`` best partial paths at every
 step and extends each only by children of its last node. This module does the
 same for a whole batch at once: the hypotheses are ``(B, K)`` tensors and a
-step is a handful of gathers and one ``topk`` over the ``K * C_t``
+step is a handful of gathers and one top-k over the ``K * C_t``
 candidates (``C_t`` the most children of a node of depth t); the live
-hypotheses carry their last node and node log-probs, reordered by one
-gather a step (the path to a node is the tree's), and the pool of finished
-paths is updated on scores and indices only. There is no Python loop over
-samples or beams, only over the ``T + 1`` steps.
+hypotheses carry their last node (the path to a node is the tree's) and,
+unless the caller rescores the best path itself, their node log-probs,
+reordered by one gather a step; the hypotheses that may stop are kept as
+they are and the k best of them picked once, after the last step. There
+is no Python loop over samples or beams, only over the ``T + 1`` steps.
+
+Exact ties (equal scores) are ordered as ``topk`` orders them, which torch
+does not specify (it may differ between devices); a stable sort would fix
+the order at the cost of more kernels a step, and ONNX has none.
 
 Two kinds of model share it through a step function:
 
@@ -54,16 +59,17 @@ class BeamSearchResult(NamedTuple):
             exist, or only paths of probability 0), whose row in ``paths`` is
             all ``PATH_END``.
         node_scores: ``(B, k, T)`` log-prob of each node of the path at its
-            own step, 0 on the padding.
+            own step, 0 on the padding; ``None`` when the search was told
+            not to track them (``track_nodes=False``).
         end_scores: ``(B, k)`` log-prob of END after the last node (0
-            without an end token).
+            without an end token); ``None`` with ``track_nodes=False``.
         last: Long ``(B, k)`` last node of each path, ``N`` for a slot with
             no path; ``None`` when the maker did not compute it.
     """
     paths: Tensor
     scores: Tensor
-    node_scores: Tensor
-    end_scores: Tensor
+    node_scores: Optional[Tensor]
+    end_scores: Optional[Tensor]
     last: Optional[Tensor] = None
 
 
@@ -115,8 +121,8 @@ def tree_beam_search(step_fn: StepFn,
                      device: Union[str, torch.device, None] = None,
                      stop_depths: Optional[Sequence[int]] = None,
                      state_dim: int = 0,
-                     static_scores: Optional[Tensor] = None
-                     ) -> BeamSearchResult:
+                     static_scores: Optional[Tensor] = None,
+                     track_nodes: bool = True) -> BeamSearchResult:
     """Batched beam search constrained to the paths of ``tree``.
 
     At step ``t`` (0-based, predicting depth ``t + 1``) every live hypothesis
@@ -155,6 +161,11 @@ def tree_beam_search(step_fn: StepFn,
             ``static_scores[:, t, None]`` (scores known up front, ``(B, T
             or T + 1, N or N + 1)``), the node log-probs of the paths are
             read from it once at the end instead of carried step by step.
+        track_nodes: Carry each hypothesis's node log-probs (one gather a
+            step) for ``node_scores`` and ``end_scores``; a caller that
+            rescores the best path itself passes False and gets ``None``
+            in both (the scores are known up front with
+            ``static_scores``, so they are always given then).
 
     Returns:
         BeamSearchResult: ``k`` paths per sample, best first.
@@ -199,11 +210,12 @@ def tree_beam_search(step_fn: StepFn,
             tree.is_leaf[tree.depths == d].all() for d in stop_depths)))
 
     # A live hypothesis is its last node (the path to it is the tree's),
-    # its score and the log-probs of its nodes (B, K, T), reordered by one
-    # gather a step. Those that may stop are kept as they are (no op) and
-    # the k best of them picked once, after the last step.
+    # its score and (carry_nodes) the log-probs of its nodes (B, K, T),
+    # reordered by one gather a step. Those that may stop are kept as they
+    # are (no op) and the k best of them picked once, after the last step.
     last = tree.tensor('root_index', device).expand(b, 1)
     live_score = live_nodes = None  # set by step 0
+    carry_nodes = track_nodes and static_scores is None
     stops = []
     for t in range(depth + 1):
         num_live = last.size(1)
@@ -240,7 +252,7 @@ def tree_beam_search(step_fn: StepFn,
                 live_score, idx = _topk(
                     log_probs[:, 0, :n].index_select(1, kids), min(k, width))
                 last = kids[idx]
-            if static_scores is None:
+            if carry_nodes:
                 live_nodes = F.pad(live_score[..., None], (0, depth - 1))
             state = _repeat(new_state, last.size(1), state_dim)
             continue
@@ -259,35 +271,38 @@ def tree_beam_search(step_fn: StepFn,
         live_score, idx = _topk(cand, min(k, cand.size(1)))
         parent = torch.div(idx, width, rounding_mode='floor')
         last = kids.gather(1, idx)
-        if static_scores is None:
+        if carry_nodes:
             live_nodes = live_nodes.gather(1, parent[..., None].expand(
                 -1, -1, depth))
             live_nodes[:, :, t] = lp.gather(1, idx)
         state = _reorder(new_state, parent, state_dim)
     return _best_stops(stops, tree, can_stop if mask_stops else None, b, k,
-                       end_token, dtype, device, static_scores)
+                       end_token, dtype, device, static_scores, carry_nodes)
 
 
-def _best_stops(stops: list, tree: ClassTree, can_stop: Optional[Tensor],
+def _best_stops(stops: list,
+                tree: ClassTree,
+                can_stop: Optional[Tensor],
                 b: int,
-                k: int, end_token: bool, dtype,
-                device, static_scores: Optional[Tensor] = None
-                ) -> BeamSearchResult:
+                k: int,
+                end_token: bool,
+                dtype,
+                device,
+                static_scores: Optional[Tensor] = None,
+                carry_nodes: bool = True) -> BeamSearchResult:
     """The k best of the hypotheses offered to stop, ``(last, score,
     end_lp, nodes)`` per step; slots the tree could not fill (fewer than k
     paths) hold no path. ``can_stop`` ``None``: all of them may stop.
 
-    The pool of the k best is updated step by step, one ``topk`` of the
-    pool and the step's hypotheses each, as the search has always done
-    (ties go the same way), but on scores and indices only: the paths
-    (the tree's paths to the last nodes) and the node log-probs are
-    gathered once at the end.
+    One ``topk`` of the scores of all offered hypotheses picks the k best
+    (``max`` for k = 1); the paths (the tree's paths to the last nodes)
+    and the node log-probs are gathered for those k only.
     """
     n, depth = tree.num_nodes, tree.max_depth
     if not stops:  # nothing may stop: no path
         like = torch.zeros(b, 1, dtype=dtype, device=device)
         stops = [(like.long(), like - float('inf'), like,
-                  like.new_zeros(b, 1, depth))]
+                  like.new_zeros(b, 1, depth) if carry_nodes else None)]
 
     def cat(i: int, dim: int = 1) -> Tensor:
         parts = [s[i] for s in stops]
@@ -301,17 +316,12 @@ def _best_stops(stops: list, tree: ClassTree, can_stop: Optional[Tensor],
         # Hypotheses at step t >= 1 end at a node (never the root).
         may_stop = can_stop.index_select(0, last.reshape(-1)).view(b, -1)
         score = torch.where(may_stop, score, float('-inf'))
-    ids = torch.arange(score.size(1), device=device)
-    fin_score = score.new_full((b, k), float('-inf'))
-    fin_id = ids[:1].expand(b, k)  # any hypothesis: these slots are -inf
-    off = 0
-    for s in stops:
-        num = s[0].size(1)
-        fin_score, pick = _topk(
-            torch.cat([fin_score, score[:, off:off + num]], 1), k)
-        fin_id = torch.cat([fin_id, ids[off:off + num].expand(b, num)],
-                           1).gather(1, pick)
-        off += num
+    offered = score.size(1)
+    if offered < k:  # slots no hypothesis fills: -inf, no path
+        score = F.pad(score, (0, k - offered), value=float('-inf'))
+    fin_score, fin_id = _topk(score, k)
+    if offered < k:
+        fin_id = fin_id.clamp(max=offered - 1)
     full = torch.isfinite(fin_score)
     last = torch.where(full, last.gather(1, fin_id), n)
     paths = tree.tensor('end_path_matrix', device)[last]
@@ -325,6 +335,8 @@ def _best_stops(stops: list, tree: ClassTree, can_stop: Optional[Tensor],
                                     torch.zeros_like(fin_score), last)
         end = torch.where(full, end.gather(1, fin_id), 0.)
         return BeamSearchResult(paths, fin_score, nodes, end, last)
+    if not carry_nodes:
+        return BeamSearchResult(paths, fin_score, None, None, last)
     nodes = cat(3)
     if end_token:
         nodes = torch.cat([nodes, end[..., None]], 2)

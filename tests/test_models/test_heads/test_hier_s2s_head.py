@@ -166,6 +166,35 @@ class TestHierS2SHead(TestCase):
                         atol=1e-5))
                 self.assertEqual(int(d.pred_score.argmax()), int(d.pred_label))
 
+    def test_level_scores_of_the_best_path(self):
+        # predict rescores the best path (the search carries no node
+        # scores): level t is the softmax of the path's node at step t
+        torch.manual_seed(4)
+        head = build(beam_size=3, residual=True).eval()
+        u = torch.randn(4, 2, 8)
+        with torch.no_grad():
+            out = head.predict((u, ))
+            beams = head.beam_search((u, ), 3, track_nodes=False)
+            tracked = head.beam_search((u, ), 3)
+        self.assertIsNone(beams.node_scores)
+        self.assertIsNone(beams.end_scores)
+        self.assertTrue(torch.equal(beams.paths, tracked.paths))
+        self.assertTrue(torch.equal(beams.scores, tracked.scores))
+        for b, d in enumerate(out):
+            path = d.pred_path.tolist()
+            with torch.no_grad():
+                lp = head.log_probs(head((u[b:b + 1], ), torch.tensor([path])))
+            want = [lp[0, t, j].exp() if j >= 0 else 0.
+                    for t, j in enumerate(path)]
+            torch.testing.assert_close(d.pred_level_scores,
+                                       torch.tensor(want))
+            torch.testing.assert_close(d.pred_level_scores.log()[:1],
+                                       tracked.node_scores[b, 0, :1])
+            for t, j in enumerate(path):
+                if j >= 0:
+                    torch.testing.assert_close(d.pred_node_score[j],
+                                               d.pred_level_scores[t])
+
     def test_overfit_variable_depth(self):
         # labels at leaves and at inner nodes (A, C)
         paths = [[0, 2, 6], [0, 2, 7], [0, 3, E_], [1, 4, E_], [1, 5, E_],
