@@ -54,6 +54,11 @@ def variant_specs(args) -> List[Dict[str, Any]]:
                         head=head,
                         conversion=conversion,
                         size=size))
+    # the model of configs/hier/res50_s2s_pool_oi.py (the paper's decoder,
+    # bidirectional, 4x4 grid pooling, multi-label)
+    specs.append(
+        dict(name='s2s-pool-paper', head='s2s', conversion='grid',
+             size='small'))
     if args.variants:
         unknown = set(args.variants) - {s['name'] for s in specs}
         if unknown:
@@ -144,7 +149,12 @@ def build(spec: Dict[str, Any], args):
         for step in ('train_step', 'test_step'):
             setattr(model, step,
                     torch.compile(getattr(model, step), mode=args.compile))
-    spec['conversion_used'] = cfg['neck'].get('conversion', '-')
+    conversion = cfg['neck'].get('conversion', '-')
+    if isinstance(conversion, dict):  # e.g. HierPoolConversion(grid=4)
+        conversion = dict(conversion)
+        conversion = conversion.pop('type') + '(' + ', '.join(
+            f'{k}={v!r}' for k, v in conversion.items()) + ')'
+    spec['conversion_used'] = conversion
     spec['neck_params'] = count(getattr(model, 'neck',
                                         None)) if spec['head'] != 'flat' else 0
     spec['head_params'] = count(model.head)
