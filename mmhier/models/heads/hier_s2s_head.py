@@ -279,9 +279,7 @@ class HierS2SHead(HierS2SDecoderMixin, BaseHierHead):
             loss = self.multilabel_bce_loss(logits[..., :self.num_nodes], gt,
                                             mask)
             return dict(loss=loss)
-        logits = self.train_logits(feats, gt[:, 0])
-        if self.mask_levels:
-            logits = logits.masked_fill(~self.step_mask(device), float('-inf'))
+        logits = self.masked(self.train_logits(feats, gt[:, 0]))
         return dict(loss=self.weighted_ce_loss(logits, self.targets(gt[:, 0])))
 
     def predict(
