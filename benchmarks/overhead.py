@@ -350,8 +350,8 @@ def target_check(spec: Dict[str, Any], row: Dict[str, Any]) -> str:
     inference; the small one adds at most 80 work ops to each; on a GPU
     (batch 32, bf16, channels-last) at most 1.10x the flat train step and
     1.25x its inference (small), 1.20x the train step (large)."""
-    if spec.get('head') != 's2s' or spec.get('conversion') not in ('pool',
-                                                               'grid'):
+    pooled = spec.get('conversion') in ('pool', 'grid')
+    if spec.get('head') != 's2s' or not pooled:
         return ''
     checks = []
 

@@ -42,17 +42,45 @@ def stack_gt_paths(data_samples: Sequence,
     return out.to(device) if device is not None else out
 
 
+def batch_mark(key: str = 'gt_path') -> str:
+    """The metainfo key under which a data preprocessor leaves, on each
+    sample, ``(batch, i, row)``: the ``(B, P, T)`` batch of ``key``, the
+    sample's index in it and the tensor it set as the sample's ``key``."""
+    return f'{key}_batch'
+
+
+def mark_batched(data_samples: Sequence,
+                 batch: torch.Tensor,
+                 rows: Sequence[int],
+                 key: str = 'gt_path') -> None:
+    """Set each sample's ``key`` to its rows of ``batch`` (a view,
+    ``batch[i, :rows[i]]``) and leave the batch beside it, for
+    :func:`batched_gt_paths`."""
+    mark = batch_mark(key)
+    for i, (sample, p) in enumerate(zip(data_samples, rows)):
+        row = batch[i, :p]
+        if isinstance(sample, dict):
+            sample[key], sample[mark] = row, (batch, i, row)
+        else:
+            sample.set_field(row, key)
+            # set_metainfo would deep-copy the batch
+            sample.set_field((batch, i, row), mark, field_type='metainfo')
+
+
 def batched_gt_paths(data_samples: Sequence,
                      key: str = 'gt_path') -> Optional[torch.Tensor]:
     """The ``(B, P, T)`` batch of paths a data preprocessor left on the
     samples, without stacking, or ``None``.
 
     :class:`~mmhier.models.HierDataPreprocessor` stacks the ``gt_path`` of a
-    batch once, on the device, and sets each sample's ``gt_path`` to its
-    row of that batch (a view, as mmpretrain's ``ClsDataPreprocessor`` does
-    with ``gt_label``). This finds the batch again from the views, reading
-    only metadata (no device op, no host sync). It returns ``None`` (stack
-    with :func:`stack_gt_paths`) unless sample i holds row i of one batch.
+    batch once, on the device, sets each sample's ``gt_path`` to its rows of
+    that batch (as mmpretrain's ``ClsDataPreprocessor`` does with
+    ``gt_label``) and leaves the batch beside them (:func:`mark_batched`).
+    This finds the batch again by identity, reading no tensor (no device
+    op, no host sync, nothing that stops ``torch.compile``'s tracing; the
+    rows need not be views: compiled graphs return them as tensors of their
+    own). It returns ``None`` (stack with :func:`stack_gt_paths`) unless
+    sample i holds, unchanged, row i of one batch of ``len(data_samples)``.
 
     Args:
         data_samples: DataSamples (or dicts) of one batch.
@@ -61,19 +89,17 @@ def batched_gt_paths(data_samples: Sequence,
     Returns:
         Long tensor ``(B, P_max, T)`` or ``None``.
     """
+    mark = batch_mark(key)
     batch = None
     for i, sample in enumerate(data_samples):
-        value = sample.get(key) if isinstance(sample, dict) else sample.get(
-            key, None)
-        base = getattr(value, '_base', None)
-        if base is None or (batch is not None and base is not batch):
+        value, found = sample.get(key, None), sample.get(mark, None)
+        if found is None:
             return None
-        batch = base
-        if (batch.dim() != 3 or batch.dtype != torch.long or value.dim() != 2
-                or value.shape[-1] != batch.shape[-1]
-                or value.storage_offset()
-                != batch.storage_offset() + i * batch.stride(0)):
+        this, index, row = found
+        if index != i or row is not value or (batch is not None
+                                              and this is not batch):
             return None
+        batch = this
     if batch is None or batch.size(0) != len(data_samples):
         return None
     return batch

@@ -6,7 +6,7 @@ import torch
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from mmhier.structures import batched_gt_paths, stack_gt_paths
+from mmhier.structures import batched_gt_paths, mark_batched, stack_gt_paths
 
 
 @MODELS.register_module()
@@ -19,10 +19,11 @@ class HierDataPreprocessor(ClsDataPreprocessor):
     ``PackHierInputs``), they are padded to one long ``(B, P, T)`` tensor
     with ``PATH_END`` rows, moved to the device in one copy, and each
     sample's ``gt_path`` becomes its row of that batch (``batch[i, :P_i]``,
-    a view, as mmpretrain does with ``gt_label``). The hierarchical heads
-    find the batch again from the views
-    (:func:`~mmhier.structures.batched_gt_paths`), so a training step does
-    no per-sample stacking and no host-device copy of the ground truth.
+    a view, as mmpretrain does with ``gt_label``), with the batch left in
+    its metainfo (``gt_path_batch``). The hierarchical heads find the batch
+    again by identity (:func:`~mmhier.structures.batched_gt_paths`), so a
+    training step does no per-sample stacking and no host-device copy of
+    the ground truth, compiled or not.
 
     Validation and test batches keep their paths as packed, on the CPU,
     where the metrics read them (``predict`` does not need them).
@@ -64,10 +65,7 @@ class HierDataPreprocessor(ClsDataPreprocessor):
             for s in data_samples
         ]
         batch = batch.to(self.device, non_blocking=self._non_blocking)
-        if batch._base is not None:  # the views must share one base
-            batch = batch.clone()
-        for i, (sample, p) in enumerate(zip(data_samples, rows)):
-            sample.set_field(batch[i, :p], 'gt_path')
+        mark_batched(data_samples, batch, rows)
         return batch
 
 
