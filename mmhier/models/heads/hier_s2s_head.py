@@ -241,7 +241,7 @@ class HierS2SHead(HierS2SDecoderMixin, BaseHierHead):
             return self.decode_teacher(feats, gt_path)
         record: List[Tensor] = []
         with torch.no_grad():
-            self.beam_search(feats, 1, record)
+            self.beam_search(feats, 1, record, track_nodes=False)
         return torch.cat(record, 1)
 
     def targets(self, gt: Tensor) -> Tensor:
