@@ -91,9 +91,11 @@ class TestOverheadScript(unittest.TestCase):
         overhead = load_script('overhead')
         args = overhead.parse_args([])
         names = [s['name'] for s in overhead.variant_specs(args)]
-        # flat + RNN/S2S x linear/conv/pool x small/large
-        self.assertEqual(len(names), 13)
+        # flat + RNN/S2S x linear/conv/pool x small/large + the paper's
+        # Res-S2S-Pool
+        self.assertEqual(len(names), 14)
         self.assertEqual(names[0], 'flat')
+        self.assertEqual(names[-1], 's2s-pool-paper')
         self.assertIn('s2s-pool-small', names)
         args = overhead.parse_args(['--variants', 'rnn-pol-small'])
         with self.assertRaisesRegex(ValueError, 'rnn-pol-small'):
